@@ -1,0 +1,119 @@
+"""`python -m stream_rerun`: load settings, preflight, run, print the summary, map the result to an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from stream_rerun.aws import dynamodb_client
+from stream_rerun.config import Settings, load_settings
+from stream_rerun.engine import Engine, RetryPolicy
+from stream_rerun.errors import ConfigError, RerunError
+from stream_rerun.log import always, configure_logging
+from stream_rerun.selection import key_pages, plan
+from stream_rerun.table import describe
+from stream_rerun.touch import Toucher
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+log = logging.getLogger("stream_rerun")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def main() -> int:
+    """Entry point of the worker; returns the process exit code."""
+    configure_logging()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        log.error(str(exc), extra={"event": "config_error", "exit_code": EXIT_CONFIG})
+        return EXIT_CONFIG
+    configure_logging(settings.log_level, settings.run_id, settings.table_name)
+    return run(settings)
+
+
+def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
+    """Preflight and run one selection; `client` lets tests pass their own (fault-injecting) client."""
+    try:
+        client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
+        table = describe(settings, client)
+        queries = plan(settings, table)
+    except RerunError as exc:
+        log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
+        return exc.exit_code
+    toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id)
+    engine = Engine(
+        None if settings.dry_run else toucher,
+        settings.concurrency,
+        settings.max_items_per_second,
+        settings.max_wcu_per_second,
+        retry,
+    )
+    log.info("run started", extra={"event": "run_started", **_describe_run(settings, table.key_names, table.stream)})
+    with _stop_on_signals(engine):
+        try:
+            engine.run(key_pages(client, table, queries))
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
+            engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
+    code = exit_code(engine)
+    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates()}
+    summary.update(interrupted=engine.signal is not None, exit_code=code)
+    if engine.abort_error is not None:
+        summary["error"] = str(engine.abort_error)
+    always(log, "summary", **summary)
+    return code
+
+
+def exit_code(engine: Engine) -> int:
+    """128+signal when interrupted; 1 when an item failed or the run aborted; else 0."""
+    if engine.signal is not None:
+        return 128 + engine.signal
+    if engine.abort_error is not None or engine.counters.failed:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _describe_run(settings: Settings, key_names: tuple[str, ...], stream: str) -> dict[str, Any]:
+    chosen = {
+        k: v
+        for k, v in settings.model_dump().items()
+        if k in ("hash_key_value", "gsi_name", "gsi_date", "gsi_date_from", "gsi_date_to") and v is not None
+    }
+    return {
+        "selection": chosen,
+        "key_schema": list(key_names),
+        "stream": stream,
+        "dry_run": settings.dry_run,
+        "concurrency": settings.concurrency,
+        "max_items_per_second": settings.max_items_per_second,
+        "max_wcu_per_second": settings.max_wcu_per_second,
+    }
+
+
+@contextlib.contextmanager
+def _stop_on_signals(engine: Engine) -> Iterator[None]:
+    """SIGTERM (ECS StopTask) and SIGINT stop new work; the summary still prints. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        log.warning("signal received: finishing in-flight writes", extra={"event": "interrupt", "signal": signum})
+        engine.interrupt(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""The worker's settings: environment variables only, parsed and checked here and nowhere else.
+
+Variables (README has the same table):
+
+    TABLE_NAME               required; the table whose items are re-fired
+    HASH_KEY_NAME            optional; must equal the table's partition key (checked in preflight)
+    HASH_KEY_VALUE           select one partition (typed from the key schema: S, N, or B as base64)
+    GSI_NAME                 index used by the date selections (its partition key holds the date)
+    GSI_DATE_ATTRIBUTE       optional; must equal GSI_NAME's partition key (checked in preflight)
+    GSI_DATE                 select one date through GSI_NAME; used verbatim, as stored
+    GSI_DATE_FROM/GSI_DATE_TO  select an inclusive date range, one GSI partition per day
+    GSI_DATE_FORMAT          strftime format of the dates (default %Y-%m-%d)
+    REVISION_ATTRIBUTE       counter bumped on every touch (default revision)
+    RERUN_MARKER_ATTRIBUTE   set to RUN_ID on every touch (default rerun_id; empty disables it)
+    RUN_ID                   identifies the run; the same RUN_ID again fires nothing twice (default: generated)
+    DRY_RUN                  select and count, write nothing (default false)
+    LOG_LEVEL                DEBUG, INFO, WARNING or ERROR (default INFO)
+    CONCURRENCY              write requests in flight at once (default 8)
+    MAX_ITEMS_PER_SECOND     optional cap on items written per second
+    MAX_WCU_PER_SECOND       optional cap on write capacity units consumed per second
+    AWS_REGION / AWS_DEFAULT_REGION  region (either; ECS sets both)
+
+The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream_rerun.errors import ConfigError
+
+_NAME = r"^[A-Za-z0-9_.\-]{3,255}$"
+_RUN_ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
+_MAX_RANGE_DAYS = 3660
+
+
+def _generated_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+
+
+class Settings(BaseSettings):
+    """Every variable the worker reads. Field descriptions are the fix shown when a value is rejected."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    table_name: str = Field(
+        pattern=_NAME, description="set TABLE_NAME to the table's name (3-255 of A-Z a-z 0-9 _ . -)"
+    )
+    hash_key_name: str | None = Field(None, min_length=1, description="unset it, or set the table's partition key")
+    hash_key_value: str | None = Field(None, min_length=1, description="set the partition key value to re-fire")
+    gsi_name: str | None = Field(None, min_length=1, description="set the name of an index keyed by date")
+    gsi_date_attribute: str | None = Field(None, min_length=1, description="unset it, or set the index's partition key")
+    gsi_date: str | None = Field(None, min_length=1, description="set the date as stored in the index")
+    gsi_date_from: str | None = Field(None, min_length=1, description="set the first date of the range")
+    gsi_date_to: str | None = Field(None, min_length=1, description="set the last date of the range (inclusive)")
+    gsi_date_format: str = Field("%Y-%m-%d", min_length=1, description="set a strftime format such as %Y-%m-%d")
+    revision_attribute: str = Field("revision", min_length=1, description="set the attribute name to increment")
+    rerun_marker_attribute: str = Field("rerun_id", description="set an attribute name, or empty to disable")
+    run_id: str = Field(default_factory=_generated_run_id, pattern=_RUN_ID, description="use 1-128 of A-Za-z0-9_.:-")
+    dry_run: bool = Field(False, description="set DRY_RUN to true or false")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR"
+    )
+    concurrency: int = Field(8, ge=1, le=256, description="set CONCURRENCY to a whole number from 1 to 256")
+    max_items_per_second: float | None = Field(None, gt=0, allow_inf_nan=False, description="set a number > 0")
+    max_wcu_per_second: float | None = Field(None, gt=0, allow_inf_nan=False, description="set a number > 0")
+    aws_region: str = Field(
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        min_length=1,
+        description="set AWS_REGION (or AWS_DEFAULT_REGION), e.g. eu-west-1",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("hash_key_value", "gsi_date", "gsi_date_from", "gsi_date_to", "gsi_name")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Settings:
+        chosen = [name for name, on in self._selections().items() if on]
+        if len(chosen) != 1:
+            found = ", ".join(chosen) if chosen else "none"
+            raise ValueError(
+                f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
+                "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO"
+            )
+        if (self.gsi_date_from is None) != (self.gsi_date_to is None):
+            raise ValueError("GSI_DATE_FROM and GSI_DATE_TO go together: set both, or use GSI_DATE for one date")
+        if (self.gsi_date or self.gsi_date_from) and not self.gsi_name:
+            raise ValueError("a date selection needs GSI_NAME: set it to the index whose partition key holds the date")
+        if self.gsi_date_from is not None:
+            self.date_range()  # raises on a bad format or order
+        if self.revision_attribute == self.rerun_marker_attribute:
+            raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
+        return self
+
+    def _selections(self) -> dict[str, bool]:
+        return {
+            "HASH_KEY_VALUE": self.hash_key_value is not None,
+            "GSI_DATE": self.gsi_date is not None,
+            "GSI_DATE_FROM/GSI_DATE_TO": self.gsi_date_from is not None or self.gsi_date_to is not None,
+        }
+
+    def date_range(self) -> list[str]:
+        """The dates of GSI_DATE_FROM..GSI_DATE_TO (inclusive), formatted with GSI_DATE_FORMAT."""
+        assert self.gsi_date_from is not None and self.gsi_date_to is not None
+        first = _parse_date("GSI_DATE_FROM", self.gsi_date_from, self.gsi_date_format)
+        last = _parse_date("GSI_DATE_TO", self.gsi_date_to, self.gsi_date_format)
+        if first > last:
+            raise ValueError(f"GSI_DATE_FROM {self.gsi_date_from} is after GSI_DATE_TO {self.gsi_date_to}: swap them")
+        days = (last - first).days + 1
+        if days > _MAX_RANGE_DAYS:
+            raise ValueError(f"GSI_DATE_FROM..GSI_DATE_TO spans {days} days (max {_MAX_RANGE_DAYS}): split the run")
+        return [(first + timedelta(days=n)).strftime(self.gsi_date_format) for n in range(days)]
+
+    @property
+    def marker(self) -> str | None:
+        """The marker attribute, or None when RERUN_MARKER_ATTRIBUTE is empty (marker disabled)."""
+        return self.rerun_marker_attribute or None
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        """The worker's own variable names (not the AWS ones), as the launcher and Terraform use them."""
+        return [name.upper() for name in cls.model_fields if name != "aws_region"]
+
+
+def _parse_date(var: str, value: str, fmt: str) -> date:
+    try:
+        parsed = datetime.strptime(value, fmt).date()
+    except ValueError:
+        raise ValueError(
+            f"{var} {value!r} does not match GSI_DATE_FORMAT {fmt!r}: fix the date or the format"
+        ) from None
+    if parsed.strftime(fmt) != value:
+        raise ValueError(f"{var} {value!r} is not in canonical {fmt!r} form: write it as {parsed.strftime(fmt)!r}")
+    return parsed
+
+
+def load_settings() -> Settings:
+    """Parse the environment into Settings; raise ConfigError with one line naming the variable and the fix."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        if not err["loc"]:  # a cross-field rule: its message names the variables already
+            parts.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(err["loc"][0]).lower()
+        if name in ("aws_default_region", "aws_region"):
+            name = "aws_region"
+        field = Settings.model_fields.get(name)
+        var = "AWS_REGION" if name == "aws_region" else name.upper()
+        if err["type"] == "missing":
+            hint = field.description if field and field.description else "set it"
+            parts.append(f"{var} is not set: {hint}")
+            continue
+        hint = f" ({field.description})" if field and field.description else ""
+        shown = err.get("input")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{var}={shown!r} is invalid: {msg}{hint}")
+    return "; ".join(parts)

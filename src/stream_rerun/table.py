@@ -1,0 +1,133 @@
+"""Preflight: DescribeTable and every check that must pass before the first write."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stream_rerun.aws import as_rerun_error
+from stream_rerun.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from stream_rerun.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A global secondary index: its partition key and status."""
+
+    name: str
+    hash_key: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What the worker needs to know about the table, from DescribeTable."""
+
+    name: str
+    key_names: tuple[str, ...]
+    attr_types: dict[str, str]
+    indexes: dict[str, IndexInfo]
+    stream: str
+    item_count: int
+    size_bytes: int
+
+    @property
+    def hash_key(self) -> str:
+        return self.key_names[0]
+
+
+def describe(settings: Settings, client: DynamoDBClient) -> TableInfo:
+    """DescribeTable and check the table, its stream and the names the settings refer to. Raises ConfigError."""
+    try:
+        desc = client.describe_table(TableName=settings.table_name)["Table"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise ConfigError(
+                f"TABLE_NAME '{settings.table_name}' does not exist in region {settings.aws_region}: "
+                "check TABLE_NAME and AWS_REGION"
+            ) from None
+        raise as_rerun_error(exc, "describing the table") from None
+    except BotoCoreError as exc:
+        raise as_rerun_error(exc, "describing the table") from None
+    info = _table_info(desc, _stream_of(settings, client, desc))
+    _check_names(settings, info)
+    return info
+
+
+def _table_info(desc: Any, stream: str) -> TableInfo:
+    keys = sorted(desc["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+    indexes = {
+        gsi["IndexName"]: IndexInfo(
+            name=gsi["IndexName"],
+            hash_key=next(k["AttributeName"] for k in gsi["KeySchema"] if k["KeyType"] == "HASH"),
+            status=gsi.get("IndexStatus", "ACTIVE"),
+        )
+        for gsi in desc.get("GlobalSecondaryIndexes", [])
+    }
+    return TableInfo(
+        name=desc["TableName"],
+        key_names=tuple(k["AttributeName"] for k in keys),
+        attr_types={a["AttributeName"]: a["AttributeType"] for a in desc["AttributeDefinitions"]},
+        indexes=indexes,
+        stream=stream,
+        item_count=int(desc.get("ItemCount", 0)),
+        size_bytes=int(desc.get("TableSizeBytes", 0)),
+    )
+
+
+def _stream_of(settings: Settings, client: DynamoDBClient, desc: Any) -> str:
+    """Name the change stream a touch reaches, or raise: touching a table without one fires nothing."""
+    spec = desc.get("StreamSpecification") or {}
+    if spec.get("StreamEnabled") and desc.get("LatestStreamArn"):
+        return f"dynamodb:{spec.get('StreamViewType', '?')}"
+    try:
+        kinesis = client.describe_kinesis_streaming_destination(TableName=settings.table_name)
+        active = [d for d in kinesis.get("KinesisDataStreamDestinations", []) if d.get("DestinationStatus") == "ACTIVE"]
+    except (ClientError, BotoCoreError) as exc:
+        log.debug("no Kinesis destination readable", extra={"event": "preflight", "error": str(exc)})
+        active = []
+    if active:
+        return f"kinesis:{active[0].get('StreamArn', '?')}"
+    raise ConfigError(
+        f"table '{settings.table_name}' has no DynamoDB stream and no active Kinesis destination, so a touch "
+        "would reach no consumer: enable a stream on the table first"
+    )
+
+
+def _check_names(settings: Settings, info: TableInfo) -> None:
+    if settings.hash_key_name is not None and settings.hash_key_name != info.hash_key:
+        raise ConfigError(
+            f"HASH_KEY_NAME '{settings.hash_key_name}' is not the partition key of '{info.name}' "
+            f"(it is '{info.hash_key}'): unset HASH_KEY_NAME or set it to '{info.hash_key}'"
+        )
+    for var, name in (("REVISION_ATTRIBUTE", settings.revision_attribute), ("RERUN_MARKER_ATTRIBUTE", settings.marker)):
+        if name in info.key_names:
+            raise ConfigError(f"{var} '{name}' is a key attribute of '{info.name}', which cannot be updated: rename it")
+    if settings.gsi_date is not None or settings.gsi_date_from is not None:
+        _check_index(settings, info)
+
+
+def _check_index(settings: Settings, info: TableInfo) -> None:
+    index = info.indexes.get(settings.gsi_name or "")
+    if index is None:
+        names = ", ".join(sorted(info.indexes)) or "none"
+        raise ConfigError(
+            f"GSI_NAME '{settings.gsi_name}' is not an index of table '{info.name}' (indexes: {names}): "
+            "set GSI_NAME to one of them"
+        )
+    if index.status != "ACTIVE":
+        raise ConfigError(f"GSI_NAME '{index.name}' is {index.status}, not ACTIVE: wait until it is ACTIVE")
+    if settings.gsi_date_attribute is not None and settings.gsi_date_attribute != index.hash_key:
+        raise ConfigError(
+            f"GSI_DATE_ATTRIBUTE '{settings.gsi_date_attribute}' is not the partition key of index '{index.name}' "
+            f"(it is '{index.hash_key}'): unset GSI_DATE_ATTRIBUTE or choose the index keyed by it"
+        )

@@ -1,0 +1,146 @@
+"""The write: one atomic conditional update per item, sent 25 to a PartiQL BatchExecuteStatement request.
+
+Every statement bumps the revision and sets the marker to RUN_ID, on condition that the item exists (an UPDATE
+with the full key never creates one) and its marker is not RUN_ID yet. PartiQL has no if_not_exists, and
+`revision + 1` on a missing attribute is a ValidationError, so an item without a revision gets a second statement
+that sets it to 1 on condition that it is still missing. Each statement's answer is classified on its own; this
+module is the only one that knows the per-statement error codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from stream_rerun.selection import Key
+    from stream_rerun.table import TableInfo
+
+BATCH_SIZE = 25  # BatchExecuteStatement's limit
+# Per-statement codes that may pass on a later attempt (BatchStatementError.Code).
+_RETRYABLE = frozenset(
+    {"ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded", "TransactionConflict",
+     "InternalServerError"}
+)  # fmt: skip
+
+
+class Outcome(StrEnum):
+    """What happened to one item; the summary counts each."""
+
+    TOUCHED = "touched"
+    ALREADY_DONE = "already_done"
+    VANISHED = "vanished"
+    FAILED = "failed"
+
+
+class Variant(Enum):
+    """Which statement an item needs: bump an existing revision, or create it at 1."""
+
+    INCREMENT = "increment"
+    INIT = "init"
+
+
+@dataclass
+class Pending:
+    """One item on its way: its key and the statement variant to send next."""
+
+    key: Key
+    variant: Variant = Variant.INCREMENT
+
+
+@dataclass
+class BatchResult:
+    """One request's answers: settled items, items to resend now, items to resend after a backoff."""
+
+    settled: list[tuple[Key, Outcome, str]] = field(default_factory=list)
+    again: list[Pending] = field(default_factory=list)
+    throttled: list[Pending] = field(default_factory=list)
+    consumed_wcu: float | None = None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Toucher:
+    """Builds the statements for one table and classifies each statement's answer."""
+
+    def __init__(
+        self, client: DynamoDBClient, table: TableInfo, revision: str, marker: str | None, run_id: str
+    ) -> None:
+        self.client = client
+        self.key_names = table.key_names
+        self.revision = revision
+        self.marker = marker
+        self.run_id = run_id
+        rev = _quote(revision)
+        set_marker = f" SET {_quote(marker)} = ?" if marker else ""
+        where = " AND ".join(f"{_quote(k)} = ?" for k in table.key_names)
+        not_done = f" AND ({_quote(marker)} IS MISSING OR {_quote(marker)} <> ?)" if marker else ""
+        # Names are quoted identifiers; every value is a statement parameter, never text in the statement.
+        head = f"UPDATE {_quote(table.name)} SET {rev} = "  # noqa: S608
+        self._statements = {
+            Variant.INCREMENT: f"{head}{rev} + ?{set_marker} WHERE {where}{not_done}",
+            Variant.INIT: f"{head}?{set_marker} WHERE {where} AND {rev} IS MISSING{not_done}",
+        }
+
+    def statement(self, pending: Pending) -> dict[str, Any]:
+        """The BatchStatementRequest for one item (both variants take the same parameters)."""
+        run = [{"S": self.run_id}] if self.marker else []
+        params = [{"N": "1"}, *run, *(pending.key[k] for k in self.key_names), *run]
+        return {
+            "Statement": self._statements[pending.variant],
+            "Parameters": params,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def send(self, batch: list[Pending]) -> BatchResult:
+        """Send up to 25 items in one request. Request-level errors (botocore's) propagate to the caller."""
+        response = self.client.batch_execute_statement(
+            Statements=[self.statement(p) for p in batch],  # type: ignore[misc]
+            ReturnConsumedCapacity="TOTAL",
+        )
+        result = BatchResult()
+        consumed = response.get("ConsumedCapacity")
+        if consumed:
+            result.consumed_wcu = sum(float(c.get("CapacityUnits", 0)) for c in consumed)
+        for pending, answer in zip(batch, response["Responses"], strict=True):
+            self._classify(pending, answer.get("Error"), result)
+        return result
+
+    def _classify(self, pending: Pending, error: Any, result: BatchResult) -> None:
+        if error is None:
+            result.settled.append((pending.key, Outcome.TOUCHED, ""))
+            return
+        code = error.get("Code", "")
+        if code == "ConditionalCheckFailed":
+            self._condition_failed(pending, error.get("Item"), result)
+        elif code == "ValidationError" and pending.variant is Variant.INCREMENT:
+            # Missing or non-numeric revision: the INIT statement's condition tells which.
+            result.again.append(Pending(pending.key, Variant.INIT))
+        elif code in _RETRYABLE:
+            result.throttled.append(pending)
+        else:
+            result.settled.append((pending.key, Outcome.FAILED, f"{code}: {error.get('Message', '')}"))
+
+    def _condition_failed(self, pending: Pending, item: Any, result: BatchResult) -> None:
+        if item is None:
+            result.settled.append((pending.key, Outcome.VANISHED, ""))
+            return
+        if self.marker and item.get(self.marker) == {"S": self.run_id}:
+            result.settled.append((pending.key, Outcome.ALREADY_DONE, ""))
+            return
+        revision = item.get(self.revision)
+        if pending.variant is Variant.INIT and revision is not None and "N" in revision:
+            result.again.append(Pending(pending.key, Variant.INCREMENT))  # a writer created it meanwhile
+        elif pending.variant is Variant.INCREMENT and revision is None:
+            result.again.append(Pending(pending.key, Variant.INIT))  # a writer removed it meanwhile
+        elif revision is not None and "N" not in revision:
+            kind = next(iter(revision), "?")
+            detail = f"{self.revision} holds a value of type {kind}, not a number: fix or remove it, then rerun"
+            result.settled.append((pending.key, Outcome.FAILED, detail))
+        else:
+            result.settled.append((pending.key, Outcome.FAILED, "ConditionalCheckFailed for an unknown reason"))

@@ -58,6 +58,7 @@ def dynamodb_local(cache: Path, port: int | None = None) -> Iterator[str]:
          "-inMemory", "-port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=cache,  # it leaves a metadata file in its working folder
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
     try:

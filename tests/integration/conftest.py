@@ -70,7 +70,7 @@ def worker(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Work
     """
 
     def call(table: str, client: Any = None, retry: RetryPolicy | None = None, **env: str) -> WorkerResult:
-        for name, value in local.worker_env(endpoint, TABLE_NAME=table, **env).items():
+        for name, value in local.worker_env(endpoint, **{"TABLE_NAME": table, **env}).items():
             monkeypatch.setenv(name, value)
         out = io.StringIO()
         with redirect_stdout(out):

@@ -1,0 +1,105 @@
+"""Statement building and per-statement outcome classification (the answers are DynamoDB's documented shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stream_rerun.table import TableInfo
+from stream_rerun.touch import BatchResult, Outcome, Pending, Toucher, Variant
+
+TABLE = TableInfo("orders", ("user", "date"), {"user": "S", "date": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
+KEY = {"user": {"S": "u1"}, "date": {"N": "5"}}
+
+
+class FakeClient:
+    """Answers BatchExecuteStatement with the given per-statement errors (None: success)."""
+
+    def __init__(self, *errors: Any, consumed: float | None = None) -> None:
+        self.errors = errors
+        self.consumed = consumed
+        self.sent: list[Any] = []
+
+    def batch_execute_statement(self, **kwargs: Any) -> Any:
+        self.sent.append(kwargs)
+        answers = [{"TableName": "orders", **({"Error": e} if e else {})} for e in self.errors]
+        out: dict[str, Any] = {"Responses": answers}
+        if self.consumed is not None:
+            out["ConsumedCapacity"] = [{"TableName": "orders", "CapacityUnits": self.consumed}]
+        return out
+
+
+def toucher(client: Any = None, marker: str | None = "rerun_id") -> Toucher:
+    return Toucher(client or FakeClient(), TABLE, "revision", marker, "run-7")
+
+
+def test_statements_quote_names_and_parametrise_values() -> None:
+    inc = toucher().statement(Pending(KEY))
+    assert inc["Statement"] == (
+        'UPDATE "orders" SET "revision" = "revision" + ? SET "rerun_id" = ? WHERE "user" = ? AND "date" = ? '
+        'AND ("rerun_id" IS MISSING OR "rerun_id" <> ?)'
+    )
+    assert inc["Parameters"] == [{"N": "1"}, {"S": "run-7"}, {"S": "u1"}, {"N": "5"}, {"S": "run-7"}]
+    assert inc["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    init = toucher().statement(Pending(KEY, Variant.INIT))
+    assert '"revision" = ? SET' in init["Statement"] and 'AND "revision" IS MISSING AND' in init["Statement"]
+
+
+def test_without_marker_only_existence_is_the_condition() -> None:
+    stmt = toucher(marker=None).statement(Pending(KEY))
+    assert stmt["Statement"] == 'UPDATE "orders" SET "revision" = "revision" + ? WHERE "user" = ? AND "date" = ?'
+    assert stmt["Parameters"] == [{"N": "1"}, {"S": "u1"}, {"N": "5"}]
+
+
+def test_double_quote_in_a_name_is_escaped() -> None:
+    t = Toucher(FakeClient(), TABLE, 'rev"x', None, "r")
+    assert '"rev""x" = "rev""x" + ?' in t.statement(Pending(KEY))["Statement"]
+
+
+def classify(error: Any, variant: Variant = Variant.INCREMENT) -> BatchResult:
+    return toucher(FakeClient(error, consumed=2.5)).send([Pending(KEY, variant)])
+
+
+CCF = "ConditionalCheckFailed"
+
+
+@pytest.mark.parametrize(
+    ("error", "variant", "outcome"),
+    [
+        (None, Variant.INCREMENT, Outcome.TOUCHED),
+        ({"Code": CCF}, Variant.INCREMENT, Outcome.VANISHED),
+        ({"Code": CCF, "Item": {**KEY, "rerun_id": {"S": "run-7"}}}, Variant.INCREMENT, Outcome.ALREADY_DONE),
+        ({"Code": CCF, "Item": {**KEY, "revision": {"S": "x"}}}, Variant.INIT, Outcome.FAILED),
+        ({"Code": "ValidationError", "Message": "bad"}, Variant.INIT, Outcome.FAILED),
+        ({"Code": "AccessDenied", "Message": "no"}, Variant.INCREMENT, Outcome.FAILED),
+    ],
+)
+def test_settled_outcomes(error: Any, variant: Variant, outcome: Outcome) -> None:
+    result = classify(error, variant)
+    assert [o for _, o, _ in result.settled] == [outcome]
+    assert result.consumed_wcu == 2.5 and not result.again and not result.throttled
+
+
+@pytest.mark.parametrize(
+    ("error", "variant", "next_variant"),
+    [
+        ({"Code": "ValidationError", "Message": "attribute that does not exist"}, Variant.INCREMENT, Variant.INIT),
+        ({"Code": CCF, "Item": {**KEY, "revision": {"N": "3"}}}, Variant.INIT, Variant.INCREMENT),
+        ({"Code": CCF, "Item": {**KEY, "rerun_id": {"S": "other"}}}, Variant.INCREMENT, Variant.INIT),
+    ],
+)
+def test_revision_missing_or_appearing_switches_statement(error: Any, variant: Variant, next_variant: Variant) -> None:
+    result = classify(error, variant)
+    assert [p.variant for p in result.again] == [next_variant] and not result.settled
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded"])
+def test_throttled_statements_are_resent(code: str) -> None:
+    result = classify({"Code": code})
+    assert [p.key for p in result.throttled] == [KEY] and not result.settled
+
+
+def test_failed_revision_detail_names_the_attribute_and_type() -> None:
+    result = classify({"Code": CCF, "Item": {**KEY, "revision": {"SS": ["a"]}}}, Variant.INIT)
+    assert result.settled[0][2].startswith("revision holds a value of type SS, not a number")

@@ -177,6 +177,9 @@ class Engine:
     # ---- one unit of work ----
     def _touch_batch(self, batch: list[Key]) -> None:
         assert self.toucher is not None
+        if self.stop_event.is_set():  # queued before the run stopped: not started, so not written
+            self.counters.add("unprocessed", len(batch))
+            return
         pending = [Pending(key) for key in batch]
         for attempt in range(self.retry.attempts):
             try:

@@ -49,3 +49,6 @@ demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire not
 
 clean: ## Remove the virtualenv and caches (not the DynamoDB Local download)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: install ddb-local ## Benchmark worker vs seed script vs server limit on DynamoDB Local; writes bench/results.md
+	$(PY) bench/run.py

@@ -1,0 +1,219 @@
+"""`make bench`: the worker against the seed's script and against the server's own limit, on DynamoDB Local.
+
+Every contender runs in its own process (so its rusage and peak RSS are its own) against the same table shape
+(~200-byte items in one partition). An emulated network round trip (a botocore `before-send` hook that sleeps; the
+sleep releases the GIL like a socket wait) is applied to every request of the seed port and of the worker. The
+server limit has no emulated round trip: it is the most the emulator takes for this write shape on this machine.
+
+    python bench/run.py [--sizes 2000 20000] [--rtt-ms 5] [--out bench/results.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import queue
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from stream_rerun import local
+from stream_rerun.config import load_settings
+from stream_rerun.log import configure_logging
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITION = "bench"
+
+
+# ---- contenders (each runs in a child process) ----
+def emulate_rtt(client: Any, rtt_s: float) -> Any:
+    if rtt_s > 0:
+        client.meta.events.register("before-send.dynamodb.*", lambda **_: time.sleep(rtt_s))
+    return client
+
+
+def seed_port(endpoint: str, table: str, rtt_s: float) -> int:
+    """A faithful port of the seed's Go script: Query the partition, then PutItem each item with revision + 1."""
+    client = emulate_rtt(local.ddb(endpoint), rtt_s)
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": PARTITION}},
+    }
+    count = 0
+    while True:
+        page = client.query(**params)
+        for item in page["Items"]:
+            revision = int(item.get("revision", {"N": "0"})["N"])
+            item["revision"] = {"N": str(revision + 1)}
+            client.put_item(TableName=table, Item=item)
+            count += 1
+        if "LastEvaluatedKey" not in page:
+            return count
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def server_limit(endpoint: str, table: str, _rtt_s: float) -> int:
+    """Many threads of 25-statement conditional updates, keys read beforehand, no emulated round trip."""
+    from stream_rerun.table import TableInfo
+    from stream_rerun.touch import Pending, Toucher
+
+    client = local.ddb(endpoint)
+    info = TableInfo(table, ("pk", "sk"), {"pk": "S", "sk": "S"}, {}, "", 0, 0)
+    toucher = Toucher(client, info, "revision", "rerun_id", f"limit-{time.time_ns()}")
+    keys: list[Any] = []
+    params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "pk = :p",
+                              "ExpressionAttributeValues": {":p": {"S": PARTITION}}, "ProjectionExpression": "pk, sk"}  # fmt: skip
+    while True:
+        page = client.query(**params)
+        keys.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    batches: queue.Queue[list[Any]] = queue.Queue()
+    for i in range(0, len(keys), 25):
+        batches.put(keys[i : i + 25])
+    done = [0] * 16
+
+    def loop(n: int) -> None:
+        while True:
+            try:
+                batch = batches.get_nowait()
+            except queue.Empty:
+                return
+            result = toucher.send([Pending(k) for k in batch])
+            done[n] += len(result.settled)
+
+    START[0] = time.perf_counter()  # reading the keys is not part of the limit
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done)
+
+
+def worker(endpoint: str, table: str, rtt_s: float) -> int:
+    """The worker at default settings (through its own run function, with the emulated round trip)."""
+    from stream_rerun.__main__ import run
+
+    os.environ.update(local.worker_env(endpoint, TABLE_NAME=table, HASH_KEY_VALUE=PARTITION, LOG_LEVEL="WARNING"))
+    settings = load_settings()
+    client = emulate_rtt(local.ddb(endpoint), rtt_s)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):  # the summary line is ours to read, not part of the measurement
+        configure_logging(settings.log_level, settings.run_id, table)
+        code = run(settings, client)
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    if code != 0:
+        raise SystemExit(f"worker exited {code}: {summary}")
+    return int(summary["touched"])
+
+
+CONTENDERS = {"seed": seed_port, "limit": server_limit, "worker": worker}
+START = [0.0]
+
+
+def child(kind: str, endpoint: str, table: str, rtt_s: float) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    START[0] = time.perf_counter()
+    items = CONTENDERS[kind](endpoint, table, rtt_s)
+    elapsed = time.perf_counter() - START[0]
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({"items": items, "elapsed_s": elapsed, "cpu_s": cpu, "max_rss_kb": after.ru_maxrss}))
+
+
+# ---- the driver ----
+def measure(kind: str, endpoint: str, table: str, size: int, rtt_s: float) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", kind, endpoint, table, str(rtt_s)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    if result["items"] != size:
+        raise SystemExit(f"{kind} wrote {result['items']} of {size} items")
+    result["items_per_s"] = size / result["elapsed_s"]
+    result["cpu_ms_per_item"] = 1000 * result["cpu_s"] / size
+    return result
+
+
+def load(endpoint: str, size: int) -> str:
+    client = local.ddb(endpoint)
+    table = f"bench-{size}"
+    local.create_table(client, table, date_index=None)
+    pad = "x" * 150  # ~200 bytes with keys, revision and names
+    items = ({"pk": {"S": PARTITION}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
+             for n in range(size))  # fmt: skip
+    local.put_items(client, table, items)
+    return table
+
+
+def report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
+    lines = [
+        "# Benchmark: worker vs seed script vs server limit",
+        "",
+        f"Measured by `make bench` on {platform.node() or 'this machine'} ({os.cpu_count()} cores, Python "
+        f"{platform.python_version()}), DynamoDB Local 3.3.1, ~200-byte items in one partition, emulated round trip "
+        f"{rtt_ms:g} ms per request for the seed port and the worker (none for the server limit).",
+        "",
+        "| items | contender | items/s | client CPU ms/item | peak RSS MB |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['size']} | {r['kind']} | {r['items_per_s']:.0f} | {r['cpu_ms_per_item']:.3f} | "
+                     f"{r['max_rss_kb'] / 1024:.1f} |")  # fmt: skip
+    lines += ["", "| items | worker / seed | worker / server limit |", "| ---: | ---: | ---: |"]
+    by = {(r["size"], r["kind"]): r for r in rows}
+    sizes = sorted({r["size"] for r in rows})
+    for size in sizes:
+        w = by[(size, "worker")]["items_per_s"]
+        lines.append(f"| {size} | {w / by[(size, 'seed')]['items_per_s']:.1f}x | "
+                     f"{w / by[(size, 'limit')]['items_per_s']:.2f} |")  # fmt: skip
+    if len(sizes) >= 2:
+        growth = (by[(sizes[-1], "worker")]["max_rss_kb"] - by[(sizes[0], "worker")]["max_rss_kb"]) / 1024
+        lines += ["", f"Worker peak RSS growth from {sizes[0]} to {sizes[-1]} items: {growth:.1f} MB."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
+    parser.add_argument("--rtt-ms", type=float, default=5.0)
+    parser.add_argument("--seed-max", type=int, default=2000, help="the seed port runs on at most this many items")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    args = parser.parse_args()
+    rows = []
+    with local.dynamodb_local(ROOT / ".cache" / "dynamodb-local") as endpoint:
+        warm = load(endpoint, 3000)  # the emulator's JVM warms up before anything is measured
+        for _ in range(2):
+            measure("limit", endpoint, warm, 3000, 0)
+        for size in args.sizes:
+            table = load(endpoint, size)
+            for kind in ("seed", "limit", "worker"):
+                if kind == "seed" and size > args.seed_max:
+                    seed_table = f"bench-{args.seed_max}" if args.seed_max in args.sizes else load(endpoint, args.seed_max)
+                    r = measure(kind, endpoint, seed_table, args.seed_max, args.rtt_ms / 1000)
+                else:
+                    r = measure(kind, endpoint, table, size, args.rtt_ms / 1000)
+                r.update(size=size, kind=kind)
+                rows.append(r)
+                print(f"{size:>6} {kind:<7} {r['items_per_s']:8.0f} items/s  {r['cpu_ms_per_item']:.3f} ms CPU/item  "
+                      f"{r['max_rss_kb'] / 1024:.1f} MB", flush=True)  # fmt: skip
+    text = report(rows, args.rtt_ms)
+    args.out.write_text(text)
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

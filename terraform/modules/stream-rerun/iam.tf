@@ -1,0 +1,104 @@
+# ---- Task execution role: pull the image, write the logs ----
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasksAssume"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only ECS acting for this account may assume the roles.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "task_exec" {
+  name               = "${local.prefix}-exec"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "task_exec" {
+  statement {
+    sid       = "WriteTaskLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.ecr_repository == null ? [] : [local.ecr_repository]
+    content {
+      sid       = "PullImage"
+      actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.ecr_repository == null ? [] : [local.ecr_repository]
+    content {
+      # GetAuthorizationToken has no resource-level permissions: AWS accepts only "*" here
+      # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/security_iam_id-based-policy-examples.html).
+      sid       = "EcrLogin"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task_exec" {
+  name   = "pull-image-write-logs"
+  role   = aws_iam_role.task_exec.id
+  policy = data.aws_iam_policy_document.task_exec.json
+}
+
+# ---- Task role: exactly the DynamoDB actions the worker calls ----
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html (PartiQLUpdate for UPDATE statements)
+locals {
+  # Must equal stream_rerun.aws.DYNAMODB_ACTIONS (a test compares them).
+  dynamodb_table_actions = [
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeKinesisStreamingDestination",
+    "dynamodb:PartiQLUpdate",
+  ]
+  dynamodb_query_actions = ["dynamodb:Query"]
+}
+
+resource "aws_iam_role" "tasks" {
+  name               = "${local.prefix}-task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "tasks" {
+  statement {
+    sid       = "DescribeAndTouchTable"
+    actions   = local.dynamodb_table_actions
+    resources = [local.table_arn]
+  }
+
+  statement {
+    sid       = "QuerySelection"
+    actions   = local.dynamodb_query_actions
+    resources = concat([local.table_arn], [for i in local.index_names : "${local.table_arn}/index/${i}"])
+  }
+}
+
+resource "aws_iam_role_policy" "tasks" {
+  name   = "rerun-table"
+  role   = aws_iam_role.tasks.id
+  policy = data.aws_iam_policy_document.tasks.json
+}

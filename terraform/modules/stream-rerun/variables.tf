@@ -1,0 +1,257 @@
+# ---- Naming ----
+variable "name" {
+  description = "Name prefix of every resource (cluster, task definition family, roles, log group, runbook)."
+  type        = string
+  default     = "stream-rerun"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
+    error_message = "name must be 2-31 letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (dev, prod, ...): part of resource names and of the SSM parameter path."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 lower-case letters, digits or hyphens."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+# ---- The table (table-level settings of the worker; the selection comes per run) ----
+variable "table_name" {
+  description = "DynamoDB table whose items are re-fired (TABLE_NAME)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.table_name))
+    error_message = "table_name must be 3-255 of a-z A-Z 0-9 _ . -."
+  }
+}
+
+variable "hash_key_name" {
+  description = "Optional check of the table's partition key name (HASH_KEY_NAME); null leaves it unset."
+  type        = string
+  default     = null
+}
+
+variable "gsi_name" {
+  description = "Index used by date selections (GSI_NAME); null leaves it unset. Query on it is granted."
+  type        = string
+  default     = null
+}
+
+variable "extra_index_names" {
+  description = "Further index names the worker may Query (when runs pass another GSI_NAME)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "revision_attribute" {
+  description = "REVISION_ATTRIBUTE: the number attribute every touch increments."
+  type        = string
+  default     = "revision"
+  nullable    = false
+}
+
+variable "rerun_marker_attribute" {
+  description = "RERUN_MARKER_ATTRIBUTE: set to RUN_ID by every touch; empty disables it (re-runs then fire again)."
+  type        = string
+  default     = "rerun_id"
+  nullable    = false
+}
+
+variable "concurrency" {
+  description = "CONCURRENCY: write requests (of up to 25 items) in flight at once."
+  type        = number
+  default     = 8
+  nullable    = false
+
+  validation {
+    condition     = var.concurrency >= 1 && var.concurrency <= 256 && floor(var.concurrency) == var.concurrency
+    error_message = "concurrency must be a whole number from 1 to 256."
+  }
+}
+
+variable "max_items_per_second" {
+  description = "MAX_ITEMS_PER_SECOND default for every run; null for no cap."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_items_per_second == null ? true : var.max_items_per_second > 0
+    error_message = "max_items_per_second must be > 0 (or null)."
+  }
+}
+
+variable "max_wcu_per_second" {
+  description = "MAX_WCU_PER_SECOND default for every run; null for no cap. One partition takes at most 1,000 WCU/s."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_wcu_per_second == null ? true : var.max_wcu_per_second > 0
+    error_message = "max_wcu_per_second must be > 0 (or null)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the worker."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+# ---- Image ----
+variable "image_uri" {
+  description = "Container image of the worker (make push ENV=... prints it), ideally pinned by digest."
+  type        = string
+}
+
+variable "create_ecr_repository" {
+  description = "Create an ECR repository (scan on push, immutable tags) for the image."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "ecr_repository_arn" {
+  description = "ARN of an existing ECR repository holding the image, when create_ecr_repository is false; null for a public image."
+  type        = string
+  default     = null
+}
+
+# ---- Task ----
+variable "cluster_arn" {
+  description = "ARN of an existing ECS cluster; null creates one."
+  type        = string
+  default     = null
+}
+
+variable "cpu_architecture" {
+  description = "Fargate CPU architecture: ARM64 (cheaper) or X86_64. The image must be built for it."
+  type        = string
+  default     = "ARM64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["ARM64", "X86_64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be ARM64 or X86_64."
+  }
+}
+
+variable "cpu" {
+  description = "Task CPU units (256, 512, 1024, 2048, 4096)."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096], var.cpu)
+    error_message = "cpu must be one of 256, 512, 1024, 2048, 4096."
+  }
+}
+
+variable "memory" {
+  description = "Task memory in MiB; must be a valid Fargate pair with cpu."
+  type        = number
+  default     = 1024
+  nullable    = false
+
+  validation {
+    condition = contains(
+      lookup({
+        "256"  = [512, 1024, 2048]
+        "512"  = [1024, 2048, 3072, 4096]
+        "1024" = [2048, 3072, 4096, 5120, 6144, 7168, 8192]
+        "2048" = [for m in range(4096, 16385, 1024) : m]
+        "4096" = [for m in range(8192, 30721, 1024) : m]
+      }, tostring(var.cpu), []),
+      var.memory
+    )
+    error_message = "memory must be a valid Fargate value for the chosen cpu (e.g. 512 CPU: 1024-4096 MiB)."
+  }
+}
+
+variable "stop_timeout" {
+  description = "Seconds between SIGTERM (StopTask) and SIGKILL; the worker needs a few to finish in-flight writes."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.stop_timeout >= 2 && var.stop_timeout <= 120
+    error_message = "stop_timeout must be between 2 and 120 seconds (Fargate's maximum)."
+  }
+}
+
+# ---- Logs ----
+variable "log_retention_days" {
+  description = "Retention of the task's CloudWatch log group."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ..., 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key ARN to encrypt the log group; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+# ---- Network ----
+variable "vpc_id" {
+  description = "VPC of the task's security group."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets the task runs in. Private subnets without NAT need a DynamoDB gateway endpoint (and ECR/Logs interface endpoints)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids needs at least one subnet."
+  }
+}
+
+variable "assign_public_ip" {
+  description = "Give the task a public IP (only for public subnets without NAT)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+# ---- Runbook ----
+variable "runbook_timeout_seconds" {
+  description = "How long the runbook waits for the task to stop."
+  type        = number
+  default     = 21600
+  nullable    = false
+
+  validation {
+    condition     = var.runbook_timeout_seconds >= 60 && var.runbook_timeout_seconds <= 172800
+    error_message = "runbook_timeout_seconds must be between 60 and 172800."
+  }
+}

@@ -16,7 +16,7 @@ PLATFORM ?= linux/arm64
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 
 .PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check plan apply push \
-        demo bench clean
+        demo bench rerun clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -87,6 +87,9 @@ demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire not
 
 clean: ## Remove the virtualenv and caches (not the DynamoDB Local download)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH_KEY_VALUE=... [DRY_RUN=true] [RUN_ID=...]
+	$(PY) -m stream_rerun.launch --env $(ENV) $(LAUNCH_ARGS)
 
 bench: install ddb-local ## Benchmark worker vs seed script vs server limit on DynamoDB Local; writes bench/results.md
 	$(PY) bench/run.py

@@ -25,6 +25,7 @@ The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -154,6 +155,21 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
+
+
+def launch_environment(defaults: dict[str, str], region: str) -> dict[str, str]:
+    """For the launcher: the worker's variables set in this process's environment, and only those (never
+    credentials, HOME and the like), checked with the worker's own rules on top of the task definition's `defaults`.
+    A RUN_ID is generated when none is given, so the operator can resume with it. Raises ConfigError.
+    """
+    given = {name: os.environ[name] for name in Settings.env_names() if name in os.environ}
+    given.setdefault("RUN_ID", _generated_run_id())
+    values = {name.lower(): value for name, value in {**defaults, **given}.items() if name in Settings.env_names()}
+    try:
+        Settings.model_validate({**values, "AWS_REGION": region})  # the given values only, not os.environ
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    return given
 
 
 def _one_line(exc: ValidationError) -> str:

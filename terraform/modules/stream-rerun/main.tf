@@ -156,5 +156,6 @@ locals {
     log_stream_prefix = local.log_prefix
     region            = local.region
     runbook           = aws_ssm_document.runbook.name
+    worker_defaults   = local.worker_environment # the task definition's settings, for the launcher's checks
   }
 }

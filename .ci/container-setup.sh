@@ -6,8 +6,8 @@ set -euo pipefail
 BASE=localhost/python-base:ci
 # The Debian mirror this machine's apt already uses (override with DEBIAN_MIRROR).
 mirror_from_apt() {
-  grep -hoE '^URIs: *[^ ]+' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}'
-  grep -hoE '^deb +[^ ]+' /etc/apt/sources.list 2>/dev/null | head -1 | awk '{print $2}'
+  { grep -hoE '^URIs: *[^ ]+' /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } | grep -v security | awk '{print $2}'
+  { grep -hoE '^deb +[^ ]+' /etc/apt/sources.list 2>/dev/null || true; } | awk '{print $2}'
 }
 MIRROR=${DEBIAN_MIRROR:-$(mirror_from_apt | head -1)}
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.aws import dynamodb_client
+from stream_rerun.aws import dynamodb_client, s3_client
 from stream_rerun.config import Settings, load_settings
 from stream_rerun.engine import Engine, RetryPolicy
 from stream_rerun.errors import ConfigError, RerunError
 from stream_rerun.log import always, configure_logging
-from stream_rerun.selection import key_pages, plan
-from stream_rerun.table import describe
+from stream_rerun.selection import Selection, plan
+from stream_rerun.table import TableInfo, describe
 from stream_rerun.touch import Toucher
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
-        queries = plan(settings, table)
+        selection = plan(settings, table, client, lambda: s3_client(settings.aws_region))
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
@@ -55,15 +56,17 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         settings.max_wcu_per_second,
         retry,
     )
-    log.info("run started", extra={"event": "run_started", **_describe_run(settings, table.key_names, table.stream)})
+    log.info("run started", extra={"event": "run_started", **_describe_run(settings, table, selection)})
     with _stop_on_signals(engine):
         try:
-            engine.run(key_pages(client, table, queries))
+            engine.run(selection.pages())
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     code = exit_code(engine)
     summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates()}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
+    if settings.dry_run:
+        summary.update(estimate(settings, table, summary["selected"]))
     if engine.abort_error is not None:
         summary["error"] = str(engine.abort_error)
     always(log, "summary", **summary)
@@ -79,20 +82,31 @@ def exit_code(engine: Engine) -> int:
     return EXIT_OK
 
 
-def _describe_run(settings: Settings, key_names: tuple[str, ...], stream: str) -> dict[str, Any]:
-    chosen = {
-        k: v
-        for k, v in settings.model_dump().items()
-        if k in ("hash_key_value", "gsi_name", "gsi_date", "gsi_date_from", "gsi_date_to") and v is not None
-    }
+def _describe_run(settings: Settings, table: TableInfo, selection: Selection) -> dict[str, Any]:
     return {
-        "selection": chosen,
-        "key_schema": list(key_names),
-        "stream": stream,
+        "selection": selection.describe,
+        "key_schema": list(table.key_names),
+        "stream": table.stream,
         "dry_run": settings.dry_run,
         "concurrency": settings.concurrency,
         "max_items_per_second": settings.max_items_per_second,
         "max_wcu_per_second": settings.max_wcu_per_second,
+    }
+
+
+def estimate(settings: Settings, table: TableInfo, selected: int) -> dict[str, Any]:
+    """A dry run's forecast: write units (1 per started KB of the table's average item, from DescribeTable, which
+    AWS refreshes about every six hours) and the time at the configured rate caps (None when uncapped)."""
+    average = table.size_bytes / table.item_count if table.item_count else 0.0
+    wcu_per_item = max(1, math.ceil(average / 1024))
+    rates = [settings.max_items_per_second or math.inf]
+    if settings.max_wcu_per_second:
+        rates.append(settings.max_wcu_per_second / wcu_per_item)
+    rate = min(rates)
+    return {
+        "average_item_bytes": round(average),
+        "estimated_wcu": selected * wcu_per_item,
+        "estimated_seconds": round(selected / rate, 1) if math.isfinite(rate) else None,
     }
 
 

@@ -28,7 +28,10 @@ DYNAMODB_ACTIONS: dict[str, str] = {
     "dynamodb:DescribeKinesisStreamingDestination": "table",  # preflight, only when the table has no DynamoDB stream
     "dynamodb:Query": "table and indexes",  # the selection (selection.key_pages)
     "dynamodb:PartiQLUpdate": "table",  # the touch: UPDATE statements in BatchExecuteStatement (touch.Toucher)
+    "dynamodb:Scan": "table, only for ALL_ITEMS",  # the whole-table selection (selection.scan_pages)
 }
+# Granted only when a feature is enabled (Terraform: allow_full_table_scan).
+OPTIONAL_DYNAMODB_ACTIONS = frozenset({"dynamodb:Scan"})
 
 # Request-level error codes worth another try after botocore's own retries gave up.
 RETRYABLE_CODES = frozenset(
@@ -67,6 +70,11 @@ def dynamodb_client(region: str, max_connections: int = 10) -> DynamoDBClient:
         user_agent_appid="ddb-stream-rerun",  # type: ignore[call-arg]  # newer than the stubs
     )
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
+
+
+def s3_client(region: str) -> Any:
+    """An S3 client for KEYS_FILE=s3://... (created only when such a file is given)."""
+    return boto3.session.Session().client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
 
 
 def error_code(exc: BaseException) -> str:

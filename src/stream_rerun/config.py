@@ -18,6 +18,10 @@ Variables (README has the same table):
     CONCURRENCY              write requests in flight at once (default 8)
     MAX_ITEMS_PER_SECOND     optional cap on items written per second
     MAX_WCU_PER_SECOND       optional cap on write capacity units consumed per second
+    ALL_ITEMS                true: select every item of the table (parallel Scan, keys only); explicit opt-in
+    TOTAL_SEGMENTS           Scan segments for ALL_ITEMS (default: one per 2 GiB of table, at least WORKER_COUNT)
+    WORKER_INDEX/WORKER_COUNT  this task's share of the work when several tasks run one RUN_ID (default 0 of 1)
+    KEYS_FILE                select the keys listed in a JSON Lines file: a local path or s3://bucket/key
     AWS_REGION / AWS_DEFAULT_REGION  region (either; ECS sets both)
 
 The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB.
@@ -70,6 +74,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(8, ge=1, le=256, description="set CONCURRENCY to a whole number from 1 to 256")
     max_items_per_second: float | None = Field(None, gt=0, allow_inf_nan=False, description="set a number > 0")
     max_wcu_per_second: float | None = Field(None, gt=0, allow_inf_nan=False, description="set a number > 0")
+    all_items: bool = Field(False, description="set ALL_ITEMS to true to select the whole table, or false")
+    total_segments: int | None = Field(None, ge=1, le=1_000_000, description="set a whole number from 1 to 1000000")
+    worker_index: int = Field(0, ge=0, description="set a whole number from 0 to WORKER_COUNT - 1")
+    worker_count: int = Field(1, ge=1, le=1000, description="set a whole number from 1 to 1000")
+    keys_file: str | None = Field(None, min_length=1, description="set a local path or an s3://bucket/key URI")
     aws_region: str = Field(
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
         min_length=1,
@@ -81,7 +90,7 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("hash_key_value", "gsi_date", "gsi_date_from", "gsi_date_to", "gsi_name")
+    @field_validator("hash_key_value", "gsi_date", "gsi_date_from", "gsi_date_to", "gsi_name", "keys_file")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -95,7 +104,7 @@ class Settings(BaseSettings):
             found = ", ".join(chosen) if chosen else "none"
             raise ValueError(
                 f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
-                "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO"
+                "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or ALL_ITEMS=true for the whole table"
             )
         if (self.gsi_date_from is None) != (self.gsi_date_to is None):
             raise ValueError("GSI_DATE_FROM and GSI_DATE_TO go together: set both, or use GSI_DATE for one date")
@@ -105,13 +114,27 @@ class Settings(BaseSettings):
             self.date_range()  # raises on a bad format or order
         if self.revision_attribute == self.rerun_marker_attribute:
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
+        self._check_sharing()
         return self
+
+    def _check_sharing(self) -> None:
+        if self.worker_index >= self.worker_count:
+            raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
+        if self.worker_count > 1 and not (self.all_items or self.keys_file):
+            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run: set ALL_ITEMS=true or KEYS_FILE")
+        if self.total_segments is not None and not self.all_items:
+            raise ValueError("TOTAL_SEGMENTS applies to a whole-table run: set ALL_ITEMS=true, or unset it")
+        if self.total_segments is not None and self.total_segments < self.worker_count:
+            raise ValueError(f"TOTAL_SEGMENTS {self.total_segments} is below WORKER_COUNT {self.worker_count}: "
+                             "every task needs a segment")  # fmt: skip
 
     def _selections(self) -> dict[str, bool]:
         return {
             "HASH_KEY_VALUE": self.hash_key_value is not None,
             "GSI_DATE": self.gsi_date is not None,
             "GSI_DATE_FROM/GSI_DATE_TO": self.gsi_date_from is not None or self.gsi_date_to is not None,
+            "KEYS_FILE": self.keys_file is not None,
+            "ALL_ITEMS": self.all_items,
         }
 
     def date_range(self) -> list[str]:
@@ -157,12 +180,14 @@ def load_settings() -> Settings:
         raise ConfigError(_one_line(exc)) from None
 
 
-def launch_environment(defaults: dict[str, str], region: str) -> dict[str, str]:
+def launch_environment(defaults: dict[str, str], region: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """For the launcher: the worker's variables set in this process's environment, and only those (never
     credentials, HOME and the like), checked with the worker's own rules on top of the task definition's `defaults`.
-    A RUN_ID is generated when none is given, so the operator can resume with it. Raises ConfigError.
+    A RUN_ID is generated when none is given, so the operator can resume with it. `extra` (the launcher's own
+    WORKER_COUNT) is checked and returned with them. Raises ConfigError.
     """
     given = {name: os.environ[name] for name in Settings.env_names() if name in os.environ}
+    given.update(extra or {})
     given.setdefault("RUN_ID", _generated_run_id())
     values = {name.lower(): value for name, value in {**defaults, **given}.items() if name in Settings.env_names()}
     try:

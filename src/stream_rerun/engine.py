@@ -19,7 +19,7 @@ from typing import Any
 
 from stream_rerun.aws import as_rerun_error, is_retryable
 from stream_rerun.errors import RerunError
-from stream_rerun.selection import Key, plain_key
+from stream_rerun.keys import Key, plain_key
 from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,8 @@ REQUIRED = ("cluster", "task_definition", "container_name", "subnets", "security
             "log_stream_prefix", "region")  # fmt: skip
 # Runbook parameter for each worker variable it accepts.
 RUNBOOK_PARAMETERS = {"HASH_KEY_VALUE": "HashKeyValue", "GSI_DATE": "GsiDate", "GSI_DATE_FROM": "GsiDateFrom",
-                      "GSI_DATE_TO": "GsiDateTo", "DRY_RUN": "DryRun", "RUN_ID": "RunId"}  # fmt: skip
+                      "GSI_DATE_TO": "GsiDateTo", "DRY_RUN": "DryRun", "RUN_ID": "RunId", "ALL_ITEMS": "AllItems",
+                      "TOTAL_SEGMENTS": "TotalSegments", "KEYS_FILE": "KeysFile"}  # fmt: skip
 _RUNBOOK_DONE = {"Success", "Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "CompletedWithSuccess"}
 
 
@@ -132,52 +133,70 @@ class Launcher:
         return str(response["tasks"][0]["taskArn"])
 
     def describe(self, task_arn: str) -> dict[str, Any]:
-        tasks = self.ecs.describe_tasks(cluster=self.config["cluster"], tasks=[task_arn]).get("tasks", [])
-        return dict(tasks[0]) if tasks else {"lastStatus": "MISSING"}
+        return self.describe_all([task_arn])[task_arn]
 
-    def tail_for(self, task_arn: str) -> LogTail:
+    def describe_all(self, arns: list[str]) -> dict[str, dict[str, Any]]:
+        """DescribeTasks for up to 100 tasks; a task ECS no longer knows is MISSING."""
+        found = self.ecs.describe_tasks(cluster=self.config["cluster"], tasks=arns).get("tasks", [])
+        by_arn = {t["taskArn"]: dict(t) for t in found if "taskArn" in t}
+        if len(arns) == 1 and found and not by_arn:  # an answer without ARNs (stubs): it is the one asked for
+            by_arn = {arns[0]: dict(found[0])}
+        return {arn: by_arn.get(arn, {"lastStatus": "MISSING"}) for arn in arns}
+
+    def tail_for(self, task_arn: str, prefix: str = "") -> LogTail:
         c = self.config
         stream = f"{c['log_stream_prefix']}/{c['container_name']}/{task_arn.rsplit('/', 1)[-1]}"
-        return LogTail(self.logs, c["log_group"], stream)
+        return LogTail(self.logs, c["log_group"], stream, prefix)
 
     def follow(self, task_arn: str) -> int:
         """Poll until STOPPED (streaming logs), then return the container's exit code, or 1 if it has none."""
-        tail = self.tail_for(task_arn)
+        return self.follow_all([task_arn])
+
+    def follow_all(self, arns: list[str]) -> int:
+        """Follow tasks until all stopped, logs prefixed by worker when several; the first non-zero code wins."""
+        tails = [self.tail_for(arn, f"[w{i}] " if len(arns) > 1 else "") for i, arn in enumerate(arns)]
         deadline = time.monotonic() + self.args.timeout
         try:
             while True:
-                task = self.describe(task_arn)
-                tail.poll()
-                if task.get("lastStatus") in ("STOPPED", "DELETED", "MISSING"):
-                    return self.exit_code(task)
+                tasks = self.describe_all(arns)
+                for tail in tails:
+                    tail.poll()
+                if all(t.get("lastStatus") in ("STOPPED", "DELETED", "MISSING") for t in tasks.values()):
+                    codes = [self.exit_code(tasks[arn], f"[w{i}] " if len(arns) > 1 else "")
+                             for i, arn in enumerate(arns)]  # fmt: skip
+                    if len(arns) > 1:
+                        print("combined summary: " + json.dumps(combine([t.summary for t in tails])))
+                    return next((code for code in codes if code != 0), EXIT_OK)
                 if time.monotonic() > deadline:
-                    print(f"still {task.get('lastStatus')} after {self.args.timeout} s; {self.hint(task_arn)}")
+                    running = [arn for arn, t in tasks.items() if t.get("lastStatus") != "STOPPED"]
+                    print(f"{len(running)} task(s) still running after {self.args.timeout} s; {self.hint(running[0])}")
                     return EXIT_FAILED
                 time.sleep(self.args.poll)
         except KeyboardInterrupt:
-            return self.interrupted(task_arn)
+            return self.interrupted(arns)
 
-    def exit_code(self, task: dict[str, Any]) -> int:
+    def exit_code(self, task: dict[str, Any], prefix: str = "") -> int:
         container: dict[str, Any] = next(
             (c for c in task.get("containers", []) if c.get("name") == self.config["container_name"]), {}
         )
         code = container.get("exitCode")
         if code is None:
             print(
-                f"task stopped without an exit code: stopCode={task.get('stopCode')} "
+                f"{prefix}task stopped without an exit code: stopCode={task.get('stopCode')} "
                 f"stoppedReason={task.get('stoppedReason')!r} containerReason={container.get('reason')!r}"
             )
             return EXIT_FAILED
-        print(f"task stopped: container exit code {code}")
+        print(f"{prefix}task stopped: container exit code {code}")
         return int(code)
 
-    def interrupted(self, task_arn: str) -> int:
+    def interrupted(self, arns: list[str]) -> int:
         if self.args.stop_on_interrupt:
-            print("Ctrl-C: stopping the task (the worker finishes in-flight writes and prints its summary)")
-            self.ecs.stop_task(cluster=self.config["cluster"], task=task_arn, reason="stopped by operator (Ctrl-C)")
+            print("Ctrl-C: stopping the task(s) (the worker finishes in-flight writes and prints its summary)")
+            for arn in arns:
+                self.ecs.stop_task(cluster=self.config["cluster"], task=arn, reason="stopped by operator (Ctrl-C)")
             self.args.stop_on_interrupt = False
-            return self.follow(task_arn)
-        print(f"Ctrl-C: the task keeps running. {self.hint(task_arn)}")
+            return self.follow_all(arns)
+        print(f"Ctrl-C: the task(s) keep running. {self.hint(arns[0])}")
         return EXIT_INTERRUPTED
 
     def hint(self, task_arn: str) -> str:
@@ -229,6 +248,17 @@ class Launcher:
         return self.exit_code(self.describe(task_arn)) or EXIT_FAILED  # a failed runbook never exits 0
 
 
+COUNTERS = ("selected", "touched", "already_done", "vanished", "failed", "unprocessed")
+
+
+def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' summary lines added up; `reported` says how many tasks printed one."""
+    done = [s for s in summaries if s]
+    out: dict[str, Any] = {k: sum(int(s.get(k, 0)) for s in done) for k in COUNTERS}
+    out.update(tasks=len(summaries), reported=len(done), interrupted=any(s.get("interrupted") for s in done))
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stream-rerun-launch", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, help="environment name (dev, prod, ...)")
@@ -239,6 +269,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between status polls")
     parser.add_argument("--stop-on-interrupt", action="store_true", help="Ctrl-C stops the task")
     parser.add_argument("--runbook", action="store_true", help="start the SSM Automation runbook instead")
+    parser.add_argument("--tasks", type=int, default=1, help="fan out over N tasks (ALL_ITEMS or KEYS_FILE)")
     return parser.parse_args(argv)
 
 
@@ -249,17 +280,25 @@ def main(argv: list[str] | None = None, clients: dict[str, Any] | None = None) -
         session = boto3.session.Session(region_name=args.region)
         ssm = (clients or {}).get("ssm") or session.client("ssm")
         config = load_config(args.env, args.config, ssm)
-        environment = launch_environment(config.get("worker_defaults", {}), config["region"])
+        if not 1 <= args.tasks <= 1000:
+            raise ConfigError(f"--tasks {args.tasks}: give 1 to 1000")
+        fleet = {"WORKER_COUNT": str(args.tasks)} if args.tasks > 1 else {}
+        environment = launch_environment(config.get("worker_defaults", {}), config["region"], fleet)
         if clients is None:
             regional = boto3.session.Session(region_name=config["region"])
             clients = {name: regional.client(name) for name in ("ecs", "logs", "ssm")}
         launcher = Launcher(args, config, clients)
         print(f"run id {environment['RUN_ID']}: forwarding {', '.join(sorted(environment))}")
         if args.runbook:
+            if args.tasks > 1:
+                raise ConfigError("--runbook starts one task: drop --tasks, or launch without --runbook")
             return launcher.run_runbook(environment)
-        task_arn = launcher.run_task(environment)
-        print(f"task {task_arn}\n{launcher.console_url(task_arn)}")
-        return EXIT_OK if args.no_wait else launcher.follow(task_arn)
+        arns = []
+        for index in range(args.tasks):  # one RunTask each: every task gets its own WORKER_INDEX
+            share = {"WORKER_INDEX": str(index)} if args.tasks > 1 else {}
+            arns.append(launcher.run_task({**environment, **share}))
+            print(f"task {arns[-1]}\n{launcher.console_url(arns[-1])}")
+        return EXIT_OK if args.no_wait else launcher.follow_all(arns)
     except RerunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

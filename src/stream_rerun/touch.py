@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from stream_rerun.selection import Key
+    from stream_rerun.keys import Key
     from stream_rerun.table import TableInfo
 
 BATCH_SIZE = 25  # BatchExecuteStatement's limit

@@ -8,7 +8,7 @@ import pytest
 
 from stream_rerun.engine import Pacer, RetryPolicy
 from stream_rerun.errors import ConfigError
-from stream_rerun.selection import plain_key, typed
+from stream_rerun.keys import plain_key, typed
 
 
 class Clock:

@@ -186,3 +186,53 @@ def test_runbook_outcome_and_parameters() -> None:
         launch.Launcher(args, run_config(), {"ecs": ecs, "logs": logs, "ssm": ssm}).run_runbook(
             {"HASH_KEY_VALUE": "x", "RUN_ID": "r", "MAX_WCU_PER_SECOND": "5"}
         )
+
+
+def test_fan_out_starts_one_task_per_worker_with_the_same_run_id(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    deploy(aws)
+    monkeypatch.setenv("ALL_ITEMS", "true")
+    monkeypatch.setenv("RUN_ID", "fleet-1")
+    code = launch.main(
+        ["--env", "prod", "--no-wait", "--tasks", "4"], clients={k: aws[k] for k in ("ecs", "logs", "ssm")}
+    )
+    assert code == 0
+    cluster = run_config()["cluster"]
+    arns = aws["ecs"].list_tasks(cluster=cluster)["taskArns"]
+    tasks = aws["ecs"].describe_tasks(cluster=cluster, tasks=arns)["tasks"]
+    envs = [{e["name"]: e["value"] for e in t["overrides"]["containerOverrides"][0]["environment"]} for t in tasks]
+    assert sorted(e["WORKER_INDEX"] for e in envs) == ["0", "1", "2", "3"]
+    assert {(e["WORKER_COUNT"], e["RUN_ID"], e["ALL_ITEMS"]) for e in envs} == {("4", "fleet-1", "true")}
+
+
+def test_fan_out_needs_a_shareable_selection(aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    deploy(aws)
+    monkeypatch.setenv("HASH_KEY_VALUE", "cust-1")
+    code = launch.main(["--env", "prod", "--tasks", "3"], clients={k: aws[k] for k in ("ecs", "logs", "ssm")})
+    assert code == 2 and "WORKER_COUNT > 1 shares a whole-table or key-file run" in capsys.readouterr().err
+    assert aws["ecs"].list_tasks(cluster=run_config()["cluster"])["taskArns"] == []
+
+
+def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries(capsys: Any) -> None:
+    arns = [f"{TASK_ARN}{i}" for i in range(3)]
+    ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(ecs)
+    stopped = [{"taskArn": arn, "lastStatus": "STOPPED", "containers": [{"name": "worker", "exitCode": code}]}
+               for arn, code in zip(arns, (0, 1, 0), strict=True)]  # fmt: skip
+    stub.add_response("describe_tasks", {"tasks": stopped})
+    logs = boto3.client("logs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    log_stub = Stubber(logs)
+    for touched, failed in ((10, 0), (7, 3), (12, 0)):
+        line = {"event": "summary", "message": "summary", "selected": touched + failed, "touched": touched,
+                "failed": failed}  # fmt: skip
+        log_stub.add_response("get_log_events", {"events": [{"message": json.dumps(line)}], "nextForwardToken": "t"})
+        log_stub.add_response("get_log_events", {"events": [], "nextForwardToken": "t"})
+    args = launch.parse_args(["--env", "prod", "--poll", "0"])
+    with stub, log_stub:
+        code = launch.Launcher(args, run_config(), {"ecs": ecs, "logs": logs, "ssm": None}).follow_all(arns)
+    out = capsys.readouterr().out
+    assert code == 1
+    combined = json.loads(out.split("combined summary: ")[1].splitlines()[0])
+    assert (combined["touched"], combined["failed"], combined["selected"], combined["reported"]) == (29, 3, 32, 3)
+    assert "[w1] task stopped: container exit code 1" in out

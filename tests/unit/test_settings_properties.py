@@ -29,6 +29,9 @@ VALUES: dict[str, tuple[list[str], list[str]]] = {
     "LOG_LEVEL": (["debug", "INFO", "Warning"], ["loud", "", "TRACE"]),
     "RUN_ID": (["r-1", "2024.01:x_y"], ["", "a b", "x" * 129, "semi;colon"]),
     "REVISION_ATTRIBUTE": (["revision", "rev"], [""]),
+    "ALL_ITEMS": (["false", "0"], ["maybe", ""]),
+    "WORKER_INDEX": (["0"], ["-1", "x", ""]),
+    "WORKER_COUNT": (["1"], ["0", "1001", "y"]),
 }
 SELECTION = ("HASH_KEY_VALUE", "GSI_DATE", "GSI_DATE_FROM", "GSI_DATE_TO")
 

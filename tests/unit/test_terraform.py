@@ -10,7 +10,7 @@ import hcl2
 import pytest
 import yaml
 
-from stream_rerun.aws import DYNAMODB_ACTIONS
+from stream_rerun.aws import DYNAMODB_ACTIONS, OPTIONAL_DYNAMODB_ACTIONS
 from stream_rerun.config import Settings
 
 TF = Path(__file__).resolve().parents[2] / "terraform"
@@ -102,13 +102,22 @@ def test_no_wildcard_resource_except_the_ecr_login() -> None:
 
 def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
     loc = locals_()
-    granted = set(loc["dynamodb_table_actions"]) | set(loc["dynamodb_query_actions"])
-    assert granted == set(DYNAMODB_ACTIONS)
+    always = set(loc["dynamodb_table_actions"]) | set(loc["dynamodb_query_actions"])
+    assert always == set(DYNAMODB_ACTIONS) - OPTIONAL_DYNAMODB_ACTIONS
+    assert set(loc["dynamodb_scan_actions"]) == OPTIONAL_DYNAMODB_ACTIONS
     task = blocks("data")["aws_iam_policy_document.tasks"]
-    actions = {a for s in task["statement"] for a in _expand(s["actions"], loc)}
-    assert actions == set(DYNAMODB_ACTIONS)
-    for statement in task["statement"]:
-        assert all("local.table_arn" in str(r) for r in statement["resources"]) or "index" in str(statement)
+    granted = {a for s in task["statement"] for a in _expand(s["actions"], loc)}
+    conditional = {
+        body["content"][0]["sid"]: (body["for_each"], set(_expand(body["content"][0]["actions"], loc)))
+        for dyn in task["dynamic"]
+        for body in dyn.values()
+    }
+    granted |= conditional["ScanWholeTable"][1]
+    assert granted == set(DYNAMODB_ACTIONS)
+    assert "var.allow_full_table_scan" in conditional["ScanWholeTable"][0]
+    assert conditional["ReadKeyFiles"][1] == {"s3:GetObject"}
+    for statement in task["statement"]:  # the table, or (for Query) the table and its named indexes
+        assert "local.table_arn" in str(statement["resources"])
 
 
 def _expand(actions: Any, loc: dict[str, Any]) -> list[str]:

@@ -75,6 +75,8 @@ locals {
     "dynamodb:PartiQLUpdate",
   ]
   dynamodb_query_actions = ["dynamodb:Query"]
+  dynamodb_scan_actions  = ["dynamodb:Scan"] # only with allow_full_table_scan (ALL_ITEMS=true)
+  keys_file_object_arn   = var.keys_file_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.keys_file_s3_prefix, "s3://")}*"
 }
 
 resource "aws_iam_role" "tasks" {
@@ -94,6 +96,24 @@ data "aws_iam_policy_document" "tasks" {
     sid       = "QuerySelection"
     actions   = local.dynamodb_query_actions
     resources = concat([local.table_arn], [for i in local.index_names : "${local.table_arn}/index/${i}"])
+  }
+
+  dynamic "statement" {
+    for_each = var.allow_full_table_scan ? [local.table_arn] : []
+    content {
+      sid       = "ScanWholeTable"
+      actions   = local.dynamodb_scan_actions
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.keys_file_object_arn == null ? [] : [local.keys_file_object_arn]
+    content {
+      sid       = "ReadKeyFiles"
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+    }
   }
 }
 

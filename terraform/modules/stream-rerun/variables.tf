@@ -255,3 +255,22 @@ variable "runbook_timeout_seconds" {
     error_message = "runbook_timeout_seconds must be between 60 and 172800."
   }
 }
+
+# ---- Whole-table and key-list runs ----
+variable "allow_full_table_scan" {
+  description = "Grant dynamodb:Scan on the table, so runs may use ALL_ITEMS=true (whole-table reruns)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "keys_file_s3_prefix" {
+  description = "s3://bucket/prefix/ under which KEYS_FILE objects may be read (grants s3:GetObject there only); null disables s3:// key files."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.keys_file_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.keys_file_s3_prefix))
+    error_message = "keys_file_s3_prefix must look like s3://bucket/prefix/ (a prefix, not the whole bucket)."
+  }
+}

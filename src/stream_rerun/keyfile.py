@@ -1,0 +1,147 @@
+"""KEYS_FILE: a JSON Lines list of keys (a local path or s3://bucket/key), read twice: once to check every line
+before any write, once to select. One key per line, either DynamoDB JSON or plain values typed from the key schema:
+
+    {"pk": {"S": "cust-1"}, "sk": {"N": "42"}}      DynamoDB JSON (other attributes are ignored)
+    {"pk": "cust-1", "sk": 42}                      plain values
+    {"Keys": {...}} or {"Item": {...}}              either of the above, wrapped as in stream records or exports
+    "cust-1"                                        a bare value, for a table with a partition key only
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stream_rerun.errors import ConfigError
+from stream_rerun.keys import Key, typed
+
+if TYPE_CHECKING:
+    from stream_rerun.table import TableInfo
+
+MAX_REPORTED = 10  # malformed lines listed in the error; the count says how many more
+Lines = Callable[[], Iterator[str]]
+
+
+def opener(location: str, s3: Any) -> Lines:
+    """A function that opens the file afresh and yields its lines; `s3` is a client factory for s3:// URIs."""
+    if location.startswith("s3://"):
+        bucket, _, key = location[5:].partition("/")
+        if not bucket or not key:
+            raise ConfigError(f"KEYS_FILE {location!r} is not s3://bucket/key: give the full object URI")
+
+        def from_s3() -> Iterator[str]:
+            try:
+                body = s3().get_object(Bucket=bucket, Key=key)["Body"]
+            except (ClientError, BotoCoreError) as exc:
+                raise ConfigError(
+                    f"KEYS_FILE {location}: cannot read it ({exc}): check the URI and s3:GetObject"
+                ) from None
+            for raw in body.iter_lines():
+                yield raw.decode("utf-8")
+
+        return from_s3
+    path = Path(location)
+    if not path.is_file():
+        raise ConfigError(f"KEYS_FILE {location!r} is not a readable file: give a local path or an s3:// URI")
+
+    def from_disk() -> Iterator[str]:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                yield line.rstrip("\n")
+
+    return from_disk
+
+
+def check(lines: Lines, table: TableInfo, location: str) -> int:
+    """Parse every line; raise ConfigError naming the malformed lines (with numbers). Returns the key count."""
+    errors: list[str] = []
+    count = 0
+    for number, text in enumerate(lines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            parse_key(text, table)
+            count += 1
+        except ValueError as exc:
+            errors.append(f"line {number}: {exc}")
+    if errors:
+        more = f" (and {len(errors) - MAX_REPORTED} more)" if len(errors) > MAX_REPORTED else ""
+        raise ConfigError(f"KEYS_FILE {location} has {len(errors)} malformed lines{more}: "
+                          f"{'; '.join(errors[:MAX_REPORTED])}")  # fmt: skip
+    if count == 0:
+        raise ConfigError(f"KEYS_FILE {location} holds no keys: give a file with one key per line")
+    return count
+
+
+def key_pages(lines: Lines, table: TableInfo, index: int, count: int, size: int) -> Iterator[list[Key]]:
+    """This worker's keys (every `count`-th non-blank line from `index`), in pages of `size`."""
+    page: list[Key] = []
+    position = -1
+    for text in lines():
+        if not text.strip():
+            continue
+        position += 1
+        if position % count != index:
+            continue
+        page.append(parse_key(text, table))
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def parse_key(text: str, table: TableInfo) -> Key:
+    """One line as a primary key in DynamoDB JSON; ValueError says what is wrong with it."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(value, dict):
+        if len(table.key_names) != 1:
+            raise ValueError(f"a bare value, but the table's key is {' + '.join(table.key_names)}: give an object")
+        value = {table.hash_key: value}
+    for wrapper in ("Keys", "Item"):
+        if isinstance(value.get(wrapper), dict) and table.hash_key not in value:
+            value = value[wrapper]
+    missing = [name for name in table.key_names if name not in value]
+    if missing:
+        raise ValueError(f"missing key attribute {', '.join(missing)}")
+    return {name: _attribute(name, value[name], table.attr_types[name]) for name in table.key_names}
+
+
+def _attribute(name: str, value: Any, kind: str) -> dict[str, Any]:
+    if isinstance(value, dict):  # DynamoDB JSON
+        if list(value) != [kind]:
+            raise ValueError(f"{name} is {json.dumps(value)}, but the key is of type {kind}")
+        value = value[kind]
+        if kind == "B":
+            return {"B": _b64(name, value)}
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{name} is {json.dumps(value)}: give a string or a number")
+    if kind == "S" and not isinstance(value, str):
+        raise ValueError(f"{name} is a number, but the key is of type S: quote it")
+    if value == "":
+        raise ValueError(f"{name} is empty: a key attribute cannot be")
+    if kind == "B":
+        return {"B": _b64(name, value)}
+    try:
+        return typed(name, str(value), kind)
+    except ConfigError:
+        raise ValueError(f"{name}={value!r} is not valid for a key of type {kind}") from None
+
+
+def _b64(name: str, value: Any) -> bytes:
+    try:
+        data = base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data:
+        raise ValueError(f"{name} is not base64, but the key is of type B")
+    return data

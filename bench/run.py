@@ -107,9 +107,10 @@ def server_limit(endpoint: str, table: str, _rtt_s: float) -> int:
     return sum(done)
 
 
-def worker(endpoint: str, table: str, rtt_s: float) -> int:
+def worker(endpoint: str, table: str, rtt_s: float, **selection: str) -> int:
     """The worker at default settings (through its own run function, with the emulated round trip)."""
-    os.environ.update(local.worker_env(endpoint, TABLE_NAME=table, HASH_KEY_VALUE=PARTITION, LOG_LEVEL="WARNING"))
+    selection = selection or {"HASH_KEY_VALUE": PARTITION}
+    os.environ.update(local.worker_env(endpoint, TABLE_NAME=table, LOG_LEVEL="WARNING", **selection))
     settings = load_settings()
     client = emulate_rtt(local.ddb(endpoint), rtt_s)
     START[0] = time.perf_counter()  # creating the client is not part of the run (as for the server limit)
@@ -123,7 +124,12 @@ def worker(endpoint: str, table: str, rtt_s: float) -> int:
     return int(summary["touched"])
 
 
-CONTENDERS = {"seed": seed_port, "limit": server_limit, "worker": worker}
+def whole_table(endpoint: str, table: str, rtt_s: float) -> int:
+    """The worker over a whole table: ALL_ITEMS=true (a parallel Scan of keys), default settings otherwise."""
+    return worker(endpoint, table, rtt_s, ALL_ITEMS="true", RUN_ID=f"whole-{time.time_ns()}")
+
+
+CONTENDERS = {"seed": seed_port, "limit": server_limit, "worker": worker, "whole": whole_table}
 START = [0.0]
 
 
@@ -159,15 +165,36 @@ def warm_up(endpoint: str, table: str, size: int) -> None:
         last = max(last, rate)
 
 
-def load(endpoint: str, size: int) -> str:
+def load(endpoint: str, size: int, partitions: int = 1) -> str:
     client = local.ddb(endpoint)
-    table = f"bench-{size}"
+    table = f"bench-{size}-{partitions}"
     local.create_table(client, table, date_index=None)
     pad = "x" * 150  # ~200 bytes with keys, revision and names
-    items = ({"pk": {"S": PARTITION}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
+    names = [PARTITION] if partitions == 1 else [f"p{n:04}" for n in range(partitions)]
+    items = ({"pk": {"S": names[n % partitions]}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
              for n in range(size))  # fmt: skip
     local.put_items(client, table, items)
     return table
+
+
+def measure_whole_table(size: int, rtt_ms: float) -> dict[str, Any]:
+    """ALL_ITEMS over `size` items in 1,000 partitions: one warm-up pass, then the measured one."""
+    with local.dynamodb_local(ROOT / ".cache" / "dynamodb-local") as endpoint:
+        table = load(endpoint, size, partitions=1000)
+        measure("whole", endpoint, table, size, rtt_ms / 1000)  # warm-up (its own RUN_ID: it touches everything)
+        result = measure("whole", endpoint, table, size, rtt_ms / 1000)
+    print(f"{size:>6} whole   {result['items_per_s']:8.0f} items/s  {result['cpu_ms_per_item']:.3f} ms CPU/item  "
+          f"{result['max_rss_kb'] / 1024:.1f} MB", flush=True)  # fmt: skip
+    return result
+
+
+def whole_table_report(r: dict[str, Any], size: int, rtt_ms: float) -> str:
+    return (
+        f"\n## Whole table (ALL_ITEMS=true)\n\n{size} items in 1,000 partitions, default settings (one task, "
+        f"TOTAL_SEGMENTS derived: 1), {rtt_ms:g} ms emulated round trip, after one warm-up pass:\n\n"
+        "| items | items/s | client CPU ms/item | peak RSS MB |\n| ---: | ---: | ---: | ---: |\n"
+        f"| {size} | {r['items_per_s']:.0f} | {r['cpu_ms_per_item']:.3f} | {r['max_rss_kb'] / 1024:.1f} |\n"
+    )
 
 
 def report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
@@ -209,6 +236,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--rtt-ms", type=float, default=5.0)
     parser.add_argument("--seed-max", type=int, default=SEED_MAX, help="the seed port runs on at most this many items")
+    parser.add_argument("--whole-table", type=int, default=50000, help="items of the whole-table run (0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -230,7 +258,8 @@ def main() -> int:
             if "seed" not in best:  # its rate does not depend on the size: the smallest size's run stands in
                 best["seed"] = {**next(x for x in rows if x["kind"] == "seed"), "size": size}
             rows += [best[k] for k in ("seed", "limit", "worker")]
-    text = report(rows, args.rtt_ms)
+    whole = measure_whole_table(args.whole_table, args.rtt_ms) if args.whole_table else None
+    text = report(rows, args.rtt_ms) + (whole_table_report(whole, args.whole_table, args.rtt_ms) if whole else "")
     args.out.write_text(text)
     print("\n" + text)
     return 0

@@ -196,7 +196,7 @@ class Engine:
             if throttled:
                 self.counters.add("retried_requests")
                 if self.stop_event.wait(self.retry.delay(attempt)):
-                    self.counters.add("unprocessed", len(throttled) + len(again))
+                    self._abandon(again + throttled)
                     return
             pending = again + throttled
             if not pending:
@@ -208,6 +208,14 @@ class Engine:
                 "rerun with the same RUN_ID and a lower MAX_WCU_PER_SECOND or CONCURRENCY"
             )
         )
+
+    def _abandon(self, pending: list[Pending]) -> None:
+        """The run stopped while these waited for a retry: failed when it aborted (they were refused), else
+        unprocessed (a signal: the same RUN_ID picks them up)."""
+        if self.abort_error is not None:
+            self._settle_all(pending, f"abandoned: the run stopped ({self.abort_error})")
+        else:
+            self.counters.add("unprocessed", len(pending))
 
     def _settle_all(self, pending: list[Pending], reason: str) -> None:
         self._record([(p.key, Outcome.FAILED, reason) for p in pending], None, 0)

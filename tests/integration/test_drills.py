@@ -20,6 +20,13 @@ from tests.integration.conftest import item, key_of, modifies
 from tests.integration.faults import Throttle
 
 
+def drill(name: str, items: int, fires: Counter[tuple[str, ...]], **more: Any) -> None:
+    """One row of the drill table (shown with pytest -s): items, fired, doubled, missing."""
+    doubled = sum(1 for n in fires.values() if n > 1)
+    print(f"\nDRILL {name}: items={items} fired={sum(fires.values())} distinct={len(fires)} doubled={doubled} "
+          + " ".join(f"{k}={v}" for k, v in more.items()))  # fmt: skip
+
+
 def marker_fires(records: list[dict[str, Any]], run_id: str) -> Counter[tuple[str, ...]]:
     """Per item, the MODIFY records in which this run's marker appeared (the run's own fires)."""
     return Counter(
@@ -45,7 +52,10 @@ def test_twenty_percent_throttling_still_touches_every_item_once(
     result = worker(table, client=client, HASH_KEY_VALUE="p1", RUN_ID="thr20")
     assert throttle.requests_throttled > 0 and throttle.statements_throttled > 0
     assert result.code == 0 and result.summary["touched"] == 600 and result.summary["retried_requests"] > 0
-    assert marker_fires(stream(table), "thr20") == Counter(keys)
+    fires = marker_fires(stream(table), "thr20")
+    drill("throttle-20%", 600, fires, requests_throttled=throttle.requests_throttled,
+          statements_throttled=throttle.statements_throttled, elapsed_s=result.summary["elapsed_s"])  # fmt: skip
+    assert fires == Counter(keys)
 
 
 def test_full_throttling_gives_up_within_the_budget(ddb: Any, make_table: Any, stream: Any, worker: Any) -> None:
@@ -57,6 +67,8 @@ def test_full_throttling_gives_up_within_the_budget(ddb: Any, make_table: Any, s
     result = worker(table, client=client, retry=RetryPolicy(attempts=4, base_s=0.05), HASH_KEY_VALUE="p1")
     assert time.monotonic() - started < 10
     s = result.summary
+    drill("throttle-100%", 100, marker_fires(stream(table), "x"), exit=result.code, failed=s["failed"],
+          unprocessed=s["unprocessed"], gave_up_after_s=round(time.monotonic() - started, 2))  # fmt: skip
     assert result.code == 1 and s["touched"] == 0 and s["failed"] > 0
     assert s["failed"] + s["unprocessed"] == 100
     assert "retry budget" in s["error"]
@@ -111,7 +123,10 @@ def test_stopped_mid_run_then_same_run_id_fires_each_item_exactly_once(
     second = lines_of(spawn(endpoint, table, HASH_KEY_VALUE="p1", RUN_ID=run))[-1]
     assert second["exit_code"] == 0
     assert second["touched"] + second["already_done"] == 1500 and second["already_done"] > 0
-    assert marker_fires(stream(table), run) == Counter(keys)
+    fires = marker_fires(stream(table), run)
+    drill(f"signal-{sig}", 1500, fires, exit=proc.returncode, time_to_stop_s=round(time_to_stop, 2),
+          second_touched=second["touched"], second_already_done=second["already_done"])  # fmt: skip
+    assert fires == Counter(keys)
 
 
 def test_concurrent_writer_loses_nothing_and_resurrects_nothing(
@@ -151,6 +166,9 @@ def test_concurrent_writer_loses_nothing_and_resurrects_nothing(
     survivors = [k for k in keys if k not in deleted]
     assert all(items[k]["revision"] == {"N": "2"} and items[k]["rerun_id"] == {"S": "race"} for k in survivors)
     fires = marker_fires(stream(table), "race")
+    lost = sum(1 for k, v in written.items() if k not in deleted and items[k]["v"] != {"S": v})
+    drill("concurrent-writer", 1000, fires, lost_updates=lost, resurrected=len(deleted & set(items)),
+          writer_updates=len(written), writer_deletes=len(deleted), vanished=result.summary["vanished"])  # fmt: skip
     assert all(fires[k] == 1 for k in survivors) and max(fires.values()) == 1
     s = result.summary
     # an item deleted before the Query read it was never selected; one deleted after it was selected is vanished

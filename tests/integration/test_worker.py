@@ -193,3 +193,16 @@ def test_item_deleted_after_selection_is_vanished_not_resurrected(
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"S": "002"}})
     raced = ddb.get_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"S": "004"}})["Item"]
     assert (raced["v"], raced["revision"]) == ({"S": "new"}, {"N": "2"})
+
+
+def test_progress_lines_while_running(ddb: Any, make_table: Any, worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stream_rerun.engine.PROGRESS_INTERVAL_S", 0.2)  # every 5 s in production
+    table = make_table()
+    load(ddb, table, [item("p1", f"{n:03}") for n in range(200)])
+    result = worker(table, HASH_KEY_VALUE="p1", MAX_ITEMS_PER_SECOND="200")
+    progress = [line for line in result.lines if line.get("event") == "progress"]
+    assert len(progress) >= 3
+    touched = [p["touched"] for p in progress]
+    assert touched == sorted(touched) and 0 < touched[-1] <= 200
+    assert progress[-1]["items_per_s"] > 0 and all(p["run_id"] == result.summary["run_id"] for p in progress)
+    assert result.lines[-1]["event"] == "summary" and result.summary["touched"] == 200

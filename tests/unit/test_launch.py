@@ -236,3 +236,35 @@ def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries(capsys:
     combined = json.loads(out.split("combined summary: ")[1].splitlines()[0])
     assert (combined["touched"], combined["failed"], combined["selected"], combined["reported"]) == (29, 3, 32, 3)
     assert "[w1] task stopped: container exit code 1" in out
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_ctrl_c_leaves_the_task_running_or_stops_it(stop: bool, capsys: Any) -> None:
+    ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(ecs)
+    if stop:
+        stub.add_response("stop_task", {}, {"cluster": ANY, "task": TASK_ARN, "reason": "stopped by operator (Ctrl-C)"})
+        stopped = {"taskArn": TASK_ARN, "lastStatus": "STOPPED", "containers": [{"name": "worker", "exitCode": 143}]}
+        stub.add_response("describe_tasks", {"tasks": [stopped]})
+    logs = boto3.client("logs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    log_stub = Stubber(logs)
+    log_stub.add_client_error("get_log_events", "ResourceNotFoundException")
+    argv = ["--env", "prod", "--poll", "0", *(["--stop-on-interrupt"] if stop else [])]
+    launcher = launch.Launcher(launch.parse_args(argv), run_config(), {"ecs": ecs, "logs": logs, "ssm": None})
+    calls = []
+
+    def describe_all(arns: list[str]) -> Any:
+        calls.append(arns)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the operator presses Ctrl-C while the launcher waits
+        return launch.Launcher.describe_all(launcher, arns)
+
+    launcher.describe_all = describe_all  # type: ignore[method-assign]
+    with stub, log_stub:
+        code = launcher.follow(TASK_ARN)
+        stub.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    if stop:
+        assert code == 143 and "stopping the task" in out
+    else:
+        assert code == 130 and "keep running" in out and "aws ecs stop-task --cluster" in out

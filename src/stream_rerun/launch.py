@@ -277,8 +277,9 @@ def main(argv: list[str] | None = None, clients: dict[str, Any] | None = None) -
     """Entry point; `clients` (ecs, logs, ssm) lets tests pass stubbed or moto clients."""
     args = parse_args(argv)
     try:
-        session = boto3.session.Session(region_name=args.region)
-        ssm = (clients or {}).get("ssm") or session.client("ssm")
+        ssm = (clients or {}).get("ssm")
+        if ssm is None and args.config is None:  # the run configuration's own region serves everything else
+            ssm = boto3.session.Session(region_name=args.region).client("ssm")
         config = load_config(args.env, args.config, ssm)
         if not 1 <= args.tasks <= 1000:
             raise ConfigError(f"--tasks {args.tasks}: give 1 to 1000")

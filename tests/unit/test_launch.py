@@ -268,3 +268,16 @@ def test_ctrl_c_leaves_the_task_running_or_stops_it(stop: bool, capsys: Any) -> 
         assert code == 143 and "stopping the task" in out
     else:
         assert code == 130 and "keep running" in out and "aws ecs stop-task --cluster" in out
+
+
+def test_config_file_needs_no_ssm_and_no_default_region(
+    aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = deploy(aws)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # the run configuration names the region
+    monkeypatch.setenv("HASH_KEY_VALUE", "cust-7")
+    clients = {"ecs": aws["ecs"], "logs": aws["logs"], "ssm": None}
+    assert launch.main(["--env", "prod", "--config", str(path), "--no-wait"], clients=clients) == 0
+    assert len(aws["ecs"].list_tasks(cluster=config["cluster"])["taskArns"]) == 1

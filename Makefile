@@ -27,7 +27,9 @@ ifneq ($(CA_BUNDLE),)
 BUILD_FLAGS  += -v $(CA_BUNDLE):/etc/ssl/certs/host-ca.crt:ro --build-arg SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt \
                 --build-arg PIP_CERT=/etc/ssl/certs/host-ca.crt
 endif
-SELECTION_VARS := HASH_KEY_VALUE GSI_DATE GSI_DATE_FROM GSI_DATE_TO DRY_RUN RUN_ID LOG_LEVEL
+# docker compose when an engine answers, else podman-compose (installed in .venv by make install)
+COMPOSE      ?= $(shell docker info >/dev/null 2>&1 && echo "docker compose" || echo "$(CURDIR)/.venv/bin/podman-compose")
+EMULATOR_CI  := localhost/dynamodb-local:ci
 TF_DIR    = terraform/envs/$(ENV)
 PLATFORM ?= linux/arm64
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
@@ -113,13 +115,17 @@ image: ## Build the worker image (docker when an engine answers, else podman); P
 image-base: ## Without a registry: podman, runc and a Debian base image with Python (localhost/python-base:ci)
 	bash .ci/container-setup.sh
 
-test-image: install ddb-local image-base ## Build the image on the CI base and run it against DynamoDB Local
+test-image: install ddb-local image-base ## Build the image on the CI base; run it, and make local, against DynamoDB Local
 	$(MAKE) image CONTAINER=podman PYTHON_IMAGE=$(CI_BASE)
-	IMAGE=$(IMAGE) CONTAINER=podman $(VENV)/bin/pytest tests/image
+	@podman image exists $(EMULATOR_CI) || podman build --runtime runc -t $(EMULATOR_CI) \
+		-f $(CURDIR)/.ci/dynamodb-local.Containerfile $$($(PY) -c 'from pathlib import Path; \
+		from stream_rerun.local import install; print(install(Path("$(DDB_LOCAL)")))')
+	IMAGE=$(IMAGE) CONTAINER=podman DYNAMODB_LOCAL_IMAGE=$(EMULATOR_CI) $(VENV)/bin/pytest tests/image
 
-local: ## docker compose: DynamoDB Local, the demo table, the worker: make local HASH_KEY_VALUE=cust-1
-	$(foreach v,$(SELECTION_VARS),$(if $($(v)),$(v)=$($(v)))) docker compose up --build \
-		--abort-on-container-exit --exit-code-from worker
+local: image ## compose: DynamoDB Local, the demo table, the worker: make local HASH_KEY_VALUE=cust-1 (exit = worker's)
+	$(COMPOSE) up -d dynamodb-local
+	$(COMPOSE) run --rm --no-deps seed
+	$(COMPOSE) run --rm --no-deps worker; code=$$?; $(COMPOSE) down >/dev/null 2>&1; exit $$code
 
 rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH_KEY_VALUE=... [DRY_RUN=true] [RUN_ID=...]
 	$(PY) -m stream_rerun.launch --env $(ENV) $(LAUNCH_ARGS)

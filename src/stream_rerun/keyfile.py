@@ -9,8 +9,6 @@ before any write, once to select. One key per line, either DynamoDB JSON or plai
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -117,31 +115,18 @@ def parse_key(text: str, table: TableInfo) -> Key:
 
 
 def _attribute(name: str, value: Any, kind: str) -> dict[str, Any]:
-    if isinstance(value, dict):  # DynamoDB JSON
+    if isinstance(value, dict):  # DynamoDB JSON: binary is base64 there too
         if list(value) != [kind]:
             raise ValueError(f"{name} is {json.dumps(value)}, but the key is of type {kind}")
         value = value[kind]
-        if kind == "B":
-            return {"B": _b64(name, value)}
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"{name} is {json.dumps(value)}: give a string or a number")
     if kind == "S" and not isinstance(value, str):
         raise ValueError(f"{name} is a number, but the key is of type S: quote it")
     if value == "":
         raise ValueError(f"{name} is empty: a key attribute cannot be")
-    if kind == "B":
-        return {"B": _b64(name, value)}
     try:
         return typed(name, str(value), kind)
     except ConfigError:
-        raise ValueError(f"{name}={value!r} is not valid for a key of type {kind}") from None
-
-
-def _b64(name: str, value: Any) -> bytes:
-    try:
-        data = base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError):
-        data = b""
-    if not data:
-        raise ValueError(f"{name} is not base64, but the key is of type B")
-    return data
+        expected = "base64" if kind == "B" else f"valid for a key of type {kind}"
+        raise ValueError(f"{name}={value!r} is not {expected}") from None

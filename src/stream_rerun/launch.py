@@ -139,8 +139,6 @@ class Launcher:
         """DescribeTasks for up to 100 tasks; a task ECS no longer knows is MISSING."""
         found = self.ecs.describe_tasks(cluster=self.config["cluster"], tasks=arns).get("tasks", [])
         by_arn = {t["taskArn"]: dict(t) for t in found if "taskArn" in t}
-        if len(arns) == 1 and found and not by_arn:  # an answer without ARNs (stubs): it is the one asked for
-            by_arn = {arns[0]: dict(found[0])}
         return {arn: by_arn.get(arn, {"lastStatus": "MISSING"}) for arn in arns}
 
     def tail_for(self, task_arn: str, prefix: str = "") -> LogTail:

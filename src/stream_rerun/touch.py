@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from stream_rerun.table import TableInfo
 
 BATCH_SIZE = 25  # BatchExecuteStatement's limit
+# DynamoDB's ValidationError for `revision + 1` on an item without the revision (the INIT statement's case).
+_MISSING_ATTRIBUTE = "attribute that does not exist"
 # Per-statement codes that may pass on a later attempt (BatchStatementError.Code).
 _RETRYABLE = frozenset(
     {"ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded", "TransactionConflict",
@@ -43,12 +45,21 @@ class Variant(Enum):
     INIT = "init"
 
 
+MAX_SWITCHES = 6  # variant switches of one item before it fails (a writer flipping its revision back and forth)
+
+
 @dataclass
 class Pending:
-    """One item on its way: its key and the statement variant to send next."""
+    """One item on its way: its key, the statement variant to send next, and what its earlier attempts showed."""
 
     key: Key
     variant: Variant = Variant.INCREMENT
+    switches: int = 0
+    refused: str = ""  # DynamoDB's message when the increment was refused (ValidationError), for the final failure
+    maybe_written: bool = False  # an earlier attempt's answer was lost: it may have been applied
+
+    def switch(self, variant: Variant, refused: str = "") -> Pending:
+        return Pending(self.key, variant, self.switches + 1, refused or self.refused, self.maybe_written)
 
 
 @dataclass
@@ -59,6 +70,11 @@ class BatchResult:
     again: list[Pending] = field(default_factory=list)
     throttled: list[Pending] = field(default_factory=list)
     consumed_wcu: float | None = None
+
+    @property
+    def written(self) -> int:
+        """Statements DynamoDB executed (every one not throttled), each of which consumed write units."""
+        return len(self.settled) + len(self.again)
 
 
 def _quote(name: str) -> str:
@@ -116,13 +132,18 @@ class Toucher:
             result.settled.append((pending.key, Outcome.TOUCHED, ""))
             return
         code = error.get("Code", "")
-        if code == "ConditionalCheckFailed":
-            self._condition_failed(pending, error.get("Item"), result)
-        elif code == "ValidationError" and pending.variant is Variant.INCREMENT:
-            # Missing or non-numeric revision: the INIT statement's condition tells which.
-            result.again.append(Pending(pending.key, Variant.INIT))
-        elif code in _RETRYABLE:
+        if code in _RETRYABLE:
             result.throttled.append(pending)
+        elif pending.switches >= MAX_SWITCHES:
+            result.settled.append((pending.key, Outcome.FAILED, f"revision kept changing under the touch ({code})"))
+        elif code == "ConditionalCheckFailed":
+            self._condition_failed(pending, error.get("Item"), result)
+        elif code == "ValidationError" and pending.variant is Variant.INCREMENT and not pending.refused:
+            # A missing revision, or a refusal for another reason (non-numeric revision, an item that would exceed
+            # 400 KB, 38 digits of precision): the INIT statement's condition tells which.
+            message = str(error.get("Message", ""))
+            refused = "" if _MISSING_ATTRIBUTE in message else f"ValidationError: {message}"
+            result.again.append(pending.switch(Variant.INIT, refused))
         else:
             result.settled.append((pending.key, Outcome.FAILED, f"{code}: {error.get('Message', '')}"))
 
@@ -134,10 +155,14 @@ class Toucher:
             result.settled.append((pending.key, Outcome.ALREADY_DONE, ""))
             return
         revision = item.get(self.revision)
-        if pending.variant is Variant.INIT and revision is not None and "N" in revision:
-            result.again.append(Pending(pending.key, Variant.INCREMENT))  # a writer created it meanwhile
+        if pending.variant is Variant.INIT and revision is not None and "N" in revision and pending.refused:
+            # The increment was refused although the revision is a number: the item itself is the problem (it
+            # would exceed 400 KB, or the revision has 38 digits). DynamoDB's own message says which.
+            result.settled.append((pending.key, Outcome.FAILED, pending.refused))
+        elif pending.variant is Variant.INIT and revision is not None and "N" in revision:
+            result.again.append(pending.switch(Variant.INCREMENT))  # a writer created it meanwhile
         elif pending.variant is Variant.INCREMENT and revision is None:
-            result.again.append(Pending(pending.key, Variant.INIT))  # a writer removed it meanwhile
+            result.again.append(pending.switch(Variant.INIT))  # a writer removed it meanwhile
         elif revision is not None and "N" not in revision:
             kind = next(iter(revision), "?")
             detail = f"{self.revision} holds a value of type {kind}, not a number: fix or remove it, then rerun"

@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-from tests.integration.conftest import ddb, endpoint, make_table, stream  # noqa: F401 - shared fixtures
-
 
 @pytest.fixture(scope="session")
 def image() -> str:
@@ -15,7 +13,7 @@ def image() -> str:
 
 
 @pytest.fixture(scope="session")
-def engine() -> list[str]:
+def container_cli() -> list[str]:
     """The container command; podman needs runc in this kind of sandbox."""
     name = os.environ.get("CONTAINER", "podman")
     return [name, "--runtime", "runc"] if name == "podman" else [name]

@@ -7,25 +7,30 @@ import subprocess
 from collections import Counter
 from typing import Any
 
-from stream_rerun import local
-from tests.integration.conftest import item, key_of, modifies
+from stream_rerun_dev import emulator
+from tests.support.items import item
+from tests.support.streams import key_of, modifies
 
 
-def docker_run(engine: list[str], image: str, endpoint: str, **env: str) -> tuple[int, list[dict[str, Any]], str]:
+def docker_run(
+    container_cli: list[str], image: str, endpoint: str, **env: str
+) -> tuple[int, list[dict[str, Any]], str]:
     """`docker run --read-only --network host -e ... IMAGE`: the README's command. Returns code, JSON lines, stderr."""
-    flags = [f"--env={k}={v}" for k, v in local.worker_env(endpoint, **env).items()]
-    cmd = [*engine, "run", "--rm", "--read-only", "--network", "host", *flags, image]
+    flags = [f"--env={k}={v}" for k, v in emulator.worker_env(endpoint, **env).items()]
+    cmd = [*container_cli, "run", "--rm", "--read-only", "--network", "host", *flags, image]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     return out.returncode, [json.loads(line) for line in out.stdout.splitlines()], out.stderr
 
 
 def test_image_fires_one_modify_per_selected_item(
-    engine: list[str], image: str, endpoint: str, ddb: Any, make_table: Any, stream: Any
+    container_cli: list[str], image: str, endpoint: str, ddb: Any, make_table: Any, stream: Any
 ) -> None:
     table = make_table()
-    local.put_items(ddb, table, [item("p1", f"{n:03}", revision=n) for n in range(40)] + [item("p2", "x")])
+    emulator.put_items(ddb, table, [item("p1", f"{n:03}", revision=n) for n in range(40)] + [item("p2", "x")])
     inserts = len(stream(table))
-    code, lines, stderr = docker_run(engine, image, endpoint, TABLE_NAME=table, HASH_KEY_VALUE="p1", RUN_ID="img")
+    code, lines, stderr = docker_run(
+        container_cli, image, endpoint, TABLE_NAME=table, HASH_KEY_VALUE="p1", RUN_ID="img"
+    )
     assert code == 0, stderr
     assert lines[-1]["event"] == "summary" and lines[-1]["touched"] == 40
     fired = modifies(stream(table)[inserts:])
@@ -34,29 +39,31 @@ def test_image_fires_one_modify_per_selected_item(
 
 
 def test_image_bad_configuration_is_one_line_and_exit_2(
-    engine: list[str], image: str, endpoint: str, ddb: Any, make_table: Any, stream: Any
+    container_cli: list[str], image: str, endpoint: str, ddb: Any, make_table: Any, stream: Any
 ) -> None:
     table = make_table()
-    local.put_items(ddb, table, [item("p1", "a")])
+    emulator.put_items(ddb, table, [item("p1", "a")])
     before = len(stream(table))
-    code, lines, stderr = docker_run(engine, image, endpoint, TABLE_NAME=table, GSI_NAME="nope", GSI_DATE="2024-01-01")
+    code, lines, stderr = docker_run(
+        container_cli, image, endpoint, TABLE_NAME=table, GSI_NAME="nope", GSI_DATE="2024-01-01"
+    )
     assert code == 2
     assert len(lines) == 1 and "GSI_NAME 'nope' is not an index" in lines[0]["message"]
     assert "Traceback" not in stderr
     assert len(stream(table)) == before
 
 
-def test_image_runs_as_a_numeric_non_root_user(engine: list[str], image: str) -> None:
-    user = subprocess.run([*engine, "image", "inspect", image, "--format", "{{.Config.User}}"],
+def test_image_runs_as_a_numeric_non_root_user(container_cli: list[str], image: str) -> None:
+    user = subprocess.run([*container_cli, "image", "inspect", image, "--format", "{{.Config.User}}"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert user == "10001:10001"
-    uid = subprocess.run([*engine, "run", "--rm", "--read-only", "--entrypoint", "id", image, "-u"],
+    uid = subprocess.run([*container_cli, "run", "--rm", "--read-only", "--entrypoint", "id", image, "-u"],
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert uid == "10001"
 
 
-def test_image_holds_no_configuration_or_credentials(engine: list[str], image: str) -> None:
-    env = subprocess.run([*engine, "image", "inspect", image, "--format", "{{json .Config.Env}}"],
+def test_image_holds_no_configuration_or_credentials(container_cli: list[str], image: str) -> None:
+    env = subprocess.run([*container_cli, "image", "inspect", image, "--format", "{{json .Config.Env}}"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     names = {entry.split("=", 1)[0] for entry in json.loads(env)}
     assert not names & {"TABLE_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SSL_CERT_FILE"}

@@ -7,12 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from stream_rerun import local
-from tests.integration.conftest import item, key_of, modifies
-
-
-def fired_by(records: list[dict[str, Any]], run_id: str) -> Counter[tuple[str, ...]]:
-    return Counter(key_of(r) for r in modifies(records) if r["dynamodb"]["NewImage"].get("rerun_id") == {"S": run_id})
+from stream_rerun_dev import emulator
+from tests.support.items import item
+from tests.support.streams import fired_by, key_of, modifies
 
 
 def test_four_workers_over_sixteen_segments_touch_every_item_once(
@@ -21,7 +18,7 @@ def test_four_workers_over_sixteen_segments_touch_every_item_once(
     # GIVEN 1200 items over 40 partitions
     table = make_table()
     keys = [(f"p{n % 40}", f"{n:05}") for n in range(1200)]
-    local.put_items(ddb, table, [item(pk, sk) for pk, sk in keys])
+    emulator.put_items(ddb, table, [item(pk, sk) for pk, sk in keys])
     # WHEN four workers share the run, each with its own WORKER_INDEX
     results = [
         worker(table, ALL_ITEMS="true", TOTAL_SEGMENTS="16", WORKER_INDEX=str(i), WORKER_COUNT="4", RUN_ID="fleet")
@@ -44,7 +41,7 @@ def test_whole_table_needs_the_explicit_opt_in(make_table: Any, worker: Any) -> 
 
 def test_dry_run_of_a_whole_table_estimates_units_and_time(ddb: Any, make_table: Any, stream: Any, worker: Any) -> None:
     table = make_table()
-    local.put_items(ddb, table, [item("p", f"{n:04}", blob="x" * 1500) for n in range(300)])  # ~1.5 KB items
+    emulator.put_items(ddb, table, [item("p", f"{n:04}", blob="x" * 1500) for n in range(300)])  # ~1.5 KB items
     before = len(stream(table))
     s = worker(table, ALL_ITEMS="true", DRY_RUN="true", MAX_ITEMS_PER_SECOND="50").summary
     assert (s["selected"], s["touched"]) == (300, 0)
@@ -62,7 +59,7 @@ def test_key_file_with_string_number_and_composite_keys(
     tmp_path: Path, ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
     table = make_table(keys=(("pk", "S"), ("n", "N")), date_index=None)
-    local.put_items(ddb, table, [{"pk": {"S": f"c{i}"}, "n": {"N": str(i)}, "v": {"S": "x"}} for i in range(10)])
+    emulator.put_items(ddb, table, [{"pk": {"S": f"c{i}"}, "n": {"N": str(i)}, "v": {"S": "x"}} for i in range(10)])
     inserts = len(stream(table))
     path = write_lines(tmp_path / "keys.jsonl", [
         {"pk": {"S": "c1"}, "n": {"N": "1"}},                 # DynamoDB JSON
@@ -84,7 +81,7 @@ def test_key_file_with_string_number_and_composite_keys(
 
 def test_key_file_shared_by_two_workers(tmp_path: Path, ddb: Any, make_table: Any, stream: Any, worker: Any) -> None:
     table = make_table()
-    local.put_items(ddb, table, [item("p", f"{n:03}") for n in range(50)])
+    emulator.put_items(ddb, table, [item("p", f"{n:03}") for n in range(50)])
     path = write_lines(tmp_path / "keys.jsonl", [{"pk": "p", "sk": f"{n:03}"} for n in range(50)])
     results = [worker(table, KEYS_FILE=path, WORKER_INDEX=str(i), WORKER_COUNT="2", RUN_ID="kf2") for i in range(2)]
     assert [r.summary["touched"] for r in results] == [25, 25]
@@ -95,7 +92,7 @@ def test_malformed_key_file_names_its_lines_and_writes_nothing(
     tmp_path: Path, ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
     table = make_table(keys=(("pk", "S"), ("n", "N")), date_index=None)
-    local.put_items(ddb, table, [{"pk": {"S": "c1"}, "n": {"N": "1"}}])
+    emulator.put_items(ddb, table, [{"pk": {"S": "c1"}, "n": {"N": "1"}}])
     before = len(stream(table))
     path = write_lines(tmp_path / "bad.jsonl", [
         {"pk": "c1", "n": 1},

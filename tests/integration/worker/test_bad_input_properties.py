@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stream_rerun import local
 from stream_rerun.config import Settings
-from tests.integration.conftest import item
+from stream_rerun_dev import emulator
+from tests.support.items import item
 
 TABLE = "property-cases"
 # (variable, bad value): each alone is enough for exit 2
@@ -34,9 +34,9 @@ SELECTIONS = [
 
 @pytest.fixture(scope="module")
 def shared(endpoint: str) -> str:
-    client = local.ddb(endpoint)
-    local.create_table(client, TABLE)
-    local.put_items(client, TABLE, [item("p1", f"{n}", day="2024-01-01") for n in range(5)])
+    client = emulator.ddb(endpoint)
+    emulator.create_table(client, TABLE)
+    emulator.put_items(client, TABLE, [item("p1", f"{n}", day="2024-01-01") for n in range(5)])
     return TABLE
 
 

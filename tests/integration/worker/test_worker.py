@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from stream_rerun import local
-from tests.integration.conftest import item, key_of, modifies
+from stream_rerun_dev import emulator
+from tests.support.items import item
+from tests.support.streams import key_of, modifies
 
 
 def load(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    local.put_items(ddb, table, items)
+    emulator.put_items(ddb, table, items)
 
 
 def test_identical_put_emits_no_stream_record(ddb: Any, make_table: Any, stream: Any) -> None:
@@ -89,7 +90,7 @@ def test_selection_spanning_several_pages(ddb: Any, make_table: Any, stream: Any
     load(ddb, table, [item("big", f"{n:05}", blob="z" * 2000) for n in range(700)])
     inserts = len(stream(table))
     pages = Counter[str]()
-    client = local.ddb(ddb.meta.endpoint_url)
+    client = emulator.ddb(ddb.meta.endpoint_url)
     client.meta.events.register("before-call.dynamodb.Query", lambda **_: pages.update(["query"]))
     result = worker(table, client=client, HASH_KEY_VALUE="big")
     assert pages["query"] >= 2
@@ -177,7 +178,7 @@ def test_item_deleted_after_selection_is_vanished_not_resurrected(
     # GIVEN items, and a writer that deletes one and updates another between the selection and the touch
     table = make_table()
     load(ddb, table, [item("p1", f"{n:03}", revision=1, v="old") for n in range(6)])
-    client = local.ddb(ddb.meta.endpoint_url)
+    client = emulator.ddb(ddb.meta.endpoint_url)
 
     def race(**_: Any) -> None:
         ddb.delete_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"S": "002"}})

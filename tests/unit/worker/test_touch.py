@@ -103,3 +103,30 @@ def test_throttled_statements_are_resent(code: str) -> None:
 def test_failed_revision_detail_names_the_attribute_and_type() -> None:
     result = classify({"Code": CCF, "Item": {**KEY, "revision": {"SS": ["a"]}}}, Variant.INIT)
     assert result.settled[0][2].startswith("revision holds a value of type SS, not a number")
+
+
+def test_an_item_the_increment_refuses_for_its_own_reason_fails_alone_with_dynamodbs_message() -> None:
+    # GIVEN an item whose increment is refused although its revision is a number (the item would exceed 400 KB)
+    too_big = {"Code": "ValidationError", "Message": "Item size to update has exceeded the maximum allowed size"}
+    first = classify(too_big)
+    # THEN it is tried once as the create-at-1 statement, whose condition fails because the revision exists ...
+    assert [p.variant for p in first.again] == [Variant.INIT]
+    exists = {"Code": CCF, "Item": {**KEY, "revision": {"N": "5"}}}
+    second = toucher(FakeClient(exists)).send(first.again)
+    # ... and it fails with DynamoDB's own message instead of switching back (the old ping-pong spent the budget)
+    assert not second.again and not second.throttled
+    assert second.settled == [(KEY, Outcome.FAILED, "ValidationError: " + too_big["Message"])]
+
+
+def test_variant_switches_are_bounded() -> None:
+    pending = Pending(KEY)
+    for _ in range(10):
+        result = toucher(FakeClient({"Code": CCF, "Item": {**KEY, "rerun_id": {"S": "other"}}})).send([pending])
+        if result.settled:
+            break
+        pending = result.again[0]
+        result = toucher(FakeClient({"Code": CCF, "Item": {**KEY, "revision": {"N": "1"}}})).send([pending])
+        if result.settled:
+            break
+        pending = result.again[0]
+    assert result.settled[0][1] is Outcome.FAILED and "kept changing" in result.settled[0][2]

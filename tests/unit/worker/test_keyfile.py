@@ -70,7 +70,7 @@ def test_unreadable_sources_are_configuration_errors() -> None:
     s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(s3)
     stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
-    with stub, pytest.raises(ConfigError, match="cannot read it"):
+    with stub, pytest.raises(ConfigError, match="cannot be read"):
         keyfile.check(keyfile.opener("s3://b/k.jsonl", lambda: s3), HASH_ONLY, "s3://b/k.jsonl")
 
 

@@ -2,7 +2,7 @@
 
 Creates a table with a stream and a date index, loads orders, shows that writing them back unchanged fires
 nothing, then runs the worker (as a real process) for one customer and for one date and shows what reached the
-stream. `python -m stream_rerun.demo --seed-only --endpoint URL` only creates and loads the table (compose uses it).
+stream. `python -m stream_rerun_dev.demo --seed-only --endpoint URL` only creates and loads the table (compose uses it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from stream_rerun import local
+from stream_rerun.config import Settings
+from stream_rerun_dev import emulator as local
 
 TABLE = "demo-orders"
 DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
@@ -52,7 +53,8 @@ def seed(endpoint: str) -> list[dict[str, Any]]:
 
 
 def _worker(endpoint: str, **selection: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Nothing of the caller's shell that the worker reads: an exported KEYS_FILE or RUN_ID must not change the story.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k.upper() not in Settings.env_names()}
     env.update(local.worker_env(endpoint, TABLE_NAME=TABLE, **selection))
     return subprocess.run([sys.executable, "-m", "stream_rerun"], env=env, capture_output=True, text=True, check=False)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from stream_rerun import local
-from tests.integration.conftest import item
+from stream_rerun_dev import emulator
+from tests.support.items import item
 
 CASES = [
     ({"HASH_KEY_VALUE": ""}, "HASH_KEY_VALUE='' is invalid"),
@@ -28,9 +28,9 @@ CASES = [
 @pytest.fixture(scope="module")
 def shared(endpoint: str) -> str:
     """One loaded table for every case: its stream must not grow."""
-    client = local.ddb(endpoint)
-    local.create_table(client, "preflight-cases")
-    local.put_items(client, "preflight-cases", [item("p1", f"{n}", day="2024-01-01") for n in range(5)])
+    client = emulator.ddb(endpoint)
+    emulator.create_table(client, "preflight-cases")
+    emulator.put_items(client, "preflight-cases", [item("p1", f"{n}", day="2024-01-01") for n in range(5)])
     return "preflight-cases"
 
 
@@ -57,7 +57,7 @@ def test_key_value_invalid_for_its_type(
     make_table: Any, stream: Any, worker: Any, ddb: Any, kind: str, value: str
 ) -> None:
     table = make_table(keys=(("id", kind),), date_index=None)
-    local.put_items(ddb, table, [{"id": {kind: "1" if kind == "N" else b"1"}}])
+    emulator.put_items(ddb, table, [{"id": {kind: "1" if kind == "N" else b"1"}}])
     before = len(stream(table))
     result = worker(table, HASH_KEY_VALUE=value)
     assert result.code == 2 and f"HASH_KEY_VALUE={value!r}" in result.lines[0]["message"]
@@ -66,7 +66,7 @@ def test_key_value_invalid_for_its_type(
 
 def test_table_without_stream_is_refused(make_table: Any, ddb: Any, worker: Any) -> None:
     table = make_table(stream=False)
-    local.put_items(ddb, table, [item("p1", "a", revision=3)])
+    emulator.put_items(ddb, table, [item("p1", "a", revision=3)])
     result = worker(table, HASH_KEY_VALUE="p1")
     assert result.code == 2 and "has no DynamoDB stream" in result.lines[0]["message"]
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"S": "a"}})["Item"]["revision"] == {"N": "3"}

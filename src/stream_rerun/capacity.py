@@ -1,0 +1,122 @@
+"""Write-capacity accounting: every request reserves its estimated write units before it is sent and settles
+against what DynamoDB reports (ConsumedCapacity, which counts index writes and failed conditions too).
+
+`WriteBudget` wires the parts in pacing.py: the item cap and the WCU cap (each a Pacer), the adaptive rate that
+backs off on throttling, and the meter of accepted units. It learns the units per statement from DynamoDB's reports;
+until the first report (and on DynamoDB Local, which reports none) it charges the preflight estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from stream_rerun.errors import ConfigError
+from stream_rerun.pacing import AdaptiveRate, Clock, Pacer, RateMeter
+
+MIN_WCU_PER_STATEMENT = 1.0  # a write, even a failed conditional one, costs at least one unit
+_LEARN = 0.3  # weight of the newest report in the running estimate
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Units reserved for one request of `statements` statements, and how long to wait before sending it."""
+
+    statements: int
+    units: float
+    wait: float
+
+
+class WriteBudget:
+    """The write-rate budget of one run (thread-safe)."""
+
+    def __init__(
+        self,
+        wcu_per_item: float,
+        max_wcu_per_second: float | None = None,
+        max_items_per_second: float | None = None,
+        clock: Clock = time.monotonic,
+        adaptive: AdaptiveRate | None = None,
+    ) -> None:
+        self.per_statement = max(MIN_WCU_PER_STATEMENT, wcu_per_item)
+        self.adaptive = adaptive or AdaptiveRate(max_wcu_per_second, clock)
+        self.wcu = Pacer(self.adaptive.rate, clock)
+        self.items = Pacer(max_items_per_second or math.inf, clock)
+        self.meter = RateMeter(clock=clock)
+
+    def batch_size(self, largest: int) -> int:
+        """Statements per request: small caps get small requests, so no second sees a burst of a whole batch."""
+        caps = [self.items.rate, self.adaptive.ceiling / self.per_statement]
+        return max(1, min(largest, int(min(caps) / 10))) if any(math.isfinite(c) for c in caps) else largest
+
+    def reserve(self, statements: int) -> Reservation:
+        """Reserve the estimated units of a request; the caller waits `wait` seconds, then sends it."""
+        self.wcu.rate = self.adaptive.rate
+        units = statements * self.per_statement
+        wait = max(self.wcu.reserve(units), self.items.reserve(statements))
+        return Reservation(statements, units, wait)
+
+    def settle(self, reservation: Reservation, consumed: float | None, written: int) -> float:
+        """Charge what the request really cost: `consumed` as DynamoDB reported it, or the estimate when it reported
+        nothing (DynamoDB Local; or a lost answer, which may have been applied). `written` statements were not
+        throttled (a throttled statement costs nothing). Returns the units charged."""
+        if consumed is None:
+            actual = written * self.per_statement
+        else:
+            actual = consumed
+            if written:
+                seen = max(MIN_WCU_PER_STATEMENT, consumed / written)
+                self.per_statement += _LEARN * (seen - self.per_statement)
+        self.wcu.settle(reservation.units, actual)
+        self.meter.add(actual)
+        return actual
+
+    def throttled(self) -> bool:
+        """DynamoDB throttled a statement or a request: cut the rate (at most once per interval)."""
+        return self.adaptive.throttled(self.meter.rate())
+
+    def succeeded(self) -> None:
+        """A request went through with no throttling: let the rate climb back."""
+        self.adaptive.succeeded()
+
+
+# ---- the budget a run starts with (preflight) ----
+PARTITION_WCU = 1000.0  # what one partition (of the table or of an index) serves per second
+
+
+def wcu_per_item(average_bytes: float, growth_bytes: int, all_indexes: int, other_indexes: int) -> float:
+    """Units one touch costs: the larger of the item's before and after sizes, 1 per started KB (at least 1), plus
+    the same again for each index that projects ALL and 1 for each INCLUDE index the touch writes to."""
+    base = max(1, math.ceil((average_bytes + growth_bytes) / 1024))
+    return float(base * (1 + all_indexes) + other_indexes)
+
+
+def derive_cap(
+    max_wcu_per_second: float | None,
+    percent: float | None,
+    table_capacity: float | None,
+    one_partition: str | None,
+) -> tuple[float | None, str]:
+    """The run's WCU cap and why: MAX_WCU_PER_SECOND, and/or MAX_WCU_PERCENT of the table's write capacity (and of
+    one partition's 1,000 WCU/s when the run writes one partition: `one_partition` says which). Raises ConfigError
+    when a percentage is asked of an on-demand table with no maximum."""
+    caps: list[tuple[float, str]] = []
+    if max_wcu_per_second:
+        caps.append((max_wcu_per_second, f"MAX_WCU_PER_SECOND={max_wcu_per_second:g}"))
+    if percent is not None:
+        if table_capacity is None:
+            raise ConfigError(
+                f"MAX_WCU_PERCENT={percent:g} needs the table's write capacity, but the table is on demand with no "
+                "maximum: set MAX_WCU_PER_SECOND instead, or give the table an on-demand maximum "
+                "(OnDemandThroughput.MaxWriteRequestUnits)"
+            )
+        caps.append((table_capacity * percent / 100, f"{percent:g}% of the table's {table_capacity:g} WCU/s"))
+        if one_partition:
+            caps.append(
+                (PARTITION_WCU * percent / 100, f"{percent:g}% of one partition's 1000 WCU/s ({one_partition})")
+            )
+    if not caps:
+        return None, "no cap: the rate adapts to throttling"
+    cap, reason = min(caps)
+    return cap, reason

@@ -1,0 +1,5 @@
+"""`python -m stream_rerun.launch`."""
+
+from stream_rerun.launch.cli import main
+
+raise SystemExit(main())

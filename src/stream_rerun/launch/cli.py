@@ -1,0 +1,160 @@
+"""`stream-rerun-launch` (`make rerun ENV=...`): start the worker as ECS tasks, follow them, exit with their code.
+
+Reads the run configuration Terraform wrote (SSM parameter /<name>/<env>/run-task-config, or --config FILE),
+forwards only the worker's own variables from this environment, checks them with the worker's rules, runs the
+task(s) (or the SSM Automation runbook with --runbook), streams their CloudWatch log lines, and exits with the
+container's exit code (README "Exit codes"). --attach RUN_ID|TASK_ARN follows tasks that already run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from stream_rerun.config import launch_environment
+from stream_rerun.errors import EXIT_OK, OPERATOR, ConfigError, RerunError, as_rerun_error
+from stream_rerun.launch.ecs import Fleet
+from stream_rerun.launch.follow import Follower
+from stream_rerun.launch.runbook import Runbook
+from stream_rerun.launch.runconfig import DEFAULT_NAME, load_config
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_ssm import SSMClient
+
+MAX_TASKS = 1000
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the operator asked for (from the command line)."""
+
+    env: str
+    name: str = DEFAULT_NAME
+    config_file: Path | None = None
+    region: str | None = None
+    wait: bool = True
+    timeout: float = 6 * 3600
+    poll: float = 5.0
+    stop_on_interrupt: bool = False
+    runbook: bool = False
+    tasks: int = 1
+    spot: bool = False
+    attach: str | None = None
+
+
+@dataclass(frozen=True)
+class Clients:
+    ecs: ECSClient
+    logs: CloudWatchLogsClient
+    ssm: SSMClient | None
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="stream-rerun-launch", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--env", required=True, help="environment name (dev, prod, ...)")
+    parser.add_argument("--name", default=os.environ.get("STREAM_RERUN_NAME", DEFAULT_NAME),
+                        help=f"the deployment's name (Terraform var.name; default {DEFAULT_NAME})")  # fmt: skip
+    parser.add_argument("--config", type=Path, help="run configuration JSON instead of the SSM parameter")
+    parser.add_argument(
+        "--region", help="region of the SSM parameter (default: AWS_REGION, AWS_DEFAULT_REGION, profile)"
+    )
+    parser.add_argument("--no-wait", action="store_true", help="print the task(s) and exit without following")
+    parser.add_argument(
+        "--timeout", type=float, default=6 * 3600, help="seconds to follow (default 6 h); then exit 124"
+    )
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between status polls")
+    parser.add_argument("--stop-on-interrupt", action="store_true", help="Ctrl-C stops the task(s)")
+    parser.add_argument("--runbook", action="store_true", help="start the SSM Automation runbook instead")
+    parser.add_argument(
+        "--tasks", type=int, default=1, help=f"fan out over N tasks, 1-{MAX_TASKS} (ALL_ITEMS, KEYS_FILE)"
+    )
+    parser.add_argument("--spot", action="store_true", help="run on FARGATE_SPOT (resume a reclaimed run by RUN_ID)")
+    parser.add_argument("--attach", metavar="RUN_ID|TASK_ARN", help="follow tasks that already run; start none")
+    a = parser.parse_args(argv)
+    return Options(env=a.env, name=a.name, config_file=a.config, region=a.region, wait=not a.no_wait,
+                   timeout=a.timeout, poll=a.poll, stop_on_interrupt=a.stop_on_interrupt, runbook=a.runbook,
+                   tasks=a.tasks, spot=a.spot, attach=a.attach)  # fmt: skip
+
+
+def region_of(options: Options) -> str:
+    """--region, else AWS_REGION, else what the SDK finds (AWS_DEFAULT_REGION, the profile)."""
+    region = options.region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+    if not region:
+        raise ConfigError("no region for the run configuration: give --region, or set AWS_REGION or a profile's region")
+    return region
+
+
+def check_selection(environment: dict[str, str]) -> None:
+    """What the worker's own rules cannot see from here: a Fargate task cannot read the operator's disk."""
+    keys_file = environment.get("KEYS_FILE")
+    if keys_file is not None and not keys_file.startswith("s3://"):
+        raise ConfigError(
+            f"KEYS_FILE={keys_file!r} is a local file, which the ECS task cannot read: upload it "
+            f"(aws s3 cp {keys_file} s3://<bucket>/<keys_file_s3_prefix>/) and pass the s3:// URI"
+        )
+
+
+def main(argv: list[str] | None = None, clients: dict[str, Any] | None = None) -> int:
+    """Entry point; `clients` (ecs, logs, ssm) lets tests pass stubbed or moto clients."""
+    options = parse_args(argv)
+    try:
+        return launch(options, clients)
+    except RerunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - AWS errors become one line, never a traceback
+        error = as_rerun_error(exc, "AWS", "launching", OPERATOR)
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def launch(options: Options, given: dict[str, Any] | None) -> int:
+    if not 1 <= options.tasks <= MAX_TASKS:
+        raise ConfigError(f"--tasks {options.tasks}: give 1 to {MAX_TASKS}")
+    ssm = (given or {}).get("ssm")
+    region = "(from --config)"
+    if options.config_file is None:
+        region = region_of(options)
+        ssm = ssm or boto3.session.Session(region_name=region).client("ssm")
+    config = load_config(options.env, options.config_file, ssm, options.name, region)
+    clients = _clients(config["region"], given)
+    fleet = Fleet(clients.ecs, config, options.spot)
+    follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt)
+    if options.attach:
+        arns = fleet.find(options.attach)
+        print(f"attached to {len(arns)} task(s) of {options.attach}: {' '.join(arns)}")
+        return follower.follow(arns)
+    fleet_size = {"WORKER_COUNT": str(options.tasks)} if options.tasks > 1 else {}
+    environment = launch_environment(config.get("worker_defaults", {}), config["region"], fleet_size)
+    check_selection(environment)
+    print(f"run id {environment['RUN_ID']}: forwarding {', '.join(sorted(environment))}")
+    if options.runbook:
+        if options.tasks > 1:
+            raise ConfigError("--runbook starts one task: drop --tasks, or launch without --runbook")
+        if clients.ssm is None:
+            raise ConfigError("--runbook needs SSM: drop --config, or launch without --runbook")
+        return Runbook(clients.ssm, config["runbook"], follower, options.wait).run(environment)
+    shares = [{**environment, **({"WORKER_INDEX": str(i)} if options.tasks > 1 else {})} for i in range(options.tasks)]
+    arns = fleet.start(shares)
+    for arn in arns:
+        print(f"task {arn}\n{fleet.console_url(arn)}")
+    return EXIT_OK if not options.wait else follower.follow(arns)
+
+
+def _clients(region: str, given: dict[str, Any] | None) -> Clients:
+    if given is not None:
+        return Clients(given["ecs"], given["logs"], given.get("ssm"))
+    session = boto3.session.Session(region_name=region)
+    return Clients(session.client("ecs"), session.client("logs"), session.client("ssm"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Write-unit accounting: the budget with a fake clock, the cap derivation, and the engine charging what a fake
+client reports as ConsumedCapacity (DynamoDB's documented answer shape)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+from stream_rerun.capacity import WriteBudget, derive_cap, wcu_per_item
+from stream_rerun.engine import Engine
+from stream_rerun.errors import ConfigError
+from stream_rerun.pacing import AdaptiveRate, Pacer
+from stream_rerun.retry import RetryPolicy
+from stream_rerun.table import TableInfo
+from stream_rerun.touch import Toucher
+from tests.unit.worker.test_pacing import Clock
+
+TABLE = TableInfo("orders", ("pk",), {"pk": "S"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
+
+
+def test_budget_reserves_the_estimate_and_settles_what_was_reported() -> None:
+    clock = Clock()
+    budget = WriteBudget(1.0, max_wcu_per_second=100.0, clock=clock)
+    first = budget.reserve(25)
+    assert (first.units, first.wait) == (25.0, 0.0)
+    budget.settle(first, consumed=250.0, written=25)  # the items were 10 units each, not 1
+    assert budget.reserve(1).wait == pytest.approx(2.5)  # the whole 250 units were charged
+    assert budget.per_statement > 1.0  # and the estimate learned from the report
+
+
+def test_budget_charges_the_estimate_when_nothing_is_reported_and_nothing_for_throttled() -> None:
+    clock = Clock()
+    budget = WriteBudget(4.0, max_wcu_per_second=100.0, clock=clock)
+    reservation = budget.reserve(10)
+    assert budget.settle(reservation, consumed=None, written=10) == 40.0  # DynamoDB Local reports nothing
+    reservation = budget.reserve(10)
+    assert budget.settle(reservation, consumed=None, written=0) == 0.0  # all throttled: no units consumed
+
+
+def test_small_caps_make_small_batches() -> None:
+    assert WriteBudget(5.0, max_wcu_per_second=200.0).batch_size(25) == 4  # 40 items/s: 4 a request
+    assert WriteBudget(1.0, max_items_per_second=50.0).batch_size(25) == 5
+    assert WriteBudget(1.0).batch_size(25) == 25
+
+
+@pytest.mark.parametrize(
+    ("average", "all_indexes", "other", "units"),
+    [(100, 0, 0, 1.0), (4000, 0, 0, 4.0), (4090, 0, 0, 5.0), (4000, 1, 0, 8.0), (4000, 0, 1, 5.0), (0, 0, 0, 1.0)],
+)
+def test_units_per_item_include_the_indexes_written(average: int, all_indexes: int, other: int, units: float) -> None:
+    assert wcu_per_item(average, 40, all_indexes, other) == units
+
+
+def test_cap_is_the_lowest_of_the_given_ones_with_its_reason() -> None:
+    assert derive_cap(None, None, 5000.0, None) == (None, "no cap: the rate adapts to throttling")
+    assert derive_cap(300.0, None, None, None) == (300.0, "MAX_WCU_PER_SECOND=300")
+    cap, reason = derive_cap(None, 10.0, 5000.0, None)
+    assert cap == 500.0 and "10% of the table's 5000 WCU/s" in reason
+    cap, reason = derive_cap(None, 50.0, 40000.0, "HASH_KEY_VALUE writes one partition")
+    assert cap == 500.0 and "one partition's 1000 WCU/s" in reason
+    assert derive_cap(200.0, 50.0, 40000.0, "x")[0] == 200.0
+
+
+def test_percent_of_an_on_demand_table_without_maximum_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"MAX_WCU_PERCENT=10 .* on demand with no maximum: set MAX_WCU_PER_SECOND"):
+        derive_cap(None, 10.0, None, None)
+
+
+class CountingPacer(Pacer):
+    """A Pacer that adds up the units charged to its schedule."""
+
+    charged = 0.0
+
+    def reserve(self, units: float) -> float:
+        self.charged += units
+        return super().reserve(units)
+
+    def settle(self, reserved: float, actual: float) -> None:
+        self.charged += actual - reserved
+        super().settle(reserved, actual)
+
+
+class ReportingClient:
+    """Answers every statement with success and reports `units` per statement, throttling a share at random."""
+
+    def __init__(self, units: float, throttle_share: float = 0.0) -> None:
+        self.units = units
+        self.throttle_share = throttle_share
+        self.random = random.Random(3)
+        self.lock = threading.Lock()
+        self.executed = 0
+
+    def batch_execute_statement(self, **kwargs: Any) -> Any:
+        answers = []
+        with self.lock:
+            for _ in kwargs["Statements"]:
+                if self.random.random() < self.throttle_share:
+                    answers.append({"Error": {"Code": "ProvisionedThroughputExceeded", "Message": "slow down"}})
+                else:
+                    answers.append({})
+            executed = sum(1 for a in answers if not a)
+            self.executed += executed
+        return {
+            "Responses": answers,
+            "ConsumedCapacity": [{"TableName": "orders", "CapacityUnits": executed * self.units}],
+        }
+
+
+@pytest.mark.parametrize("throttle_share", [0.0, 0.2])
+def test_engine_charges_every_unit_reported_including_retries(throttle_share: float) -> None:
+    # GIVEN 2,000 items of 10 units each, an estimate of 1 unit, concurrency 8 (the review's simulation)
+    client = ReportingClient(10.0, throttle_share)
+    # (a high floor: this test is about accounting, not about how far random throttling lowers the rate)
+    budget = WriteBudget(1.0, adaptive=AdaptiveRate(1e9, floor=1e8))
+    budget.wcu = CountingPacer(budget.wcu.rate)
+    engine = Engine(Toucher(client, TABLE, "revision", "rerun_id", "r"), 8, budget, RetryPolicy(base_s=0.001))  # type: ignore[arg-type]
+    # WHEN the run ends
+    counters = engine.run(iter([[{"pk": {"S": f"k{n}"}} for n in range(2000)]]))
+    # THEN every reported unit was counted and charged to the rate schedule (the old code charged 16,400 of 20,000)
+    assert counters.touched == 2000 and client.executed == 2000
+    assert counters.consumed_wcu == pytest.approx(20_000.0)
+    assert budget.wcu.charged == pytest.approx(20_000.0)  # reserved on the estimate, settled on the reports
+    assert (counters.throttled_statements > 0) == (throttle_share > 0)

@@ -97,7 +97,12 @@ def wait_ready(endpoint: str, proc: subprocess.Popen[bytes] | None = None, timeo
 
 
 def ddb(endpoint: str) -> DynamoDBClient:
-    config = Config(retries={"mode": "standard"}, max_pool_connections=32)
+    return client_with(endpoint)
+
+
+def client_with(endpoint: str, max_attempts: int = 3) -> DynamoDBClient:
+    """A DynamoDB client for the emulator (dummy credentials), with botocore's standard retries."""
+    config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, max_pool_connections=32)
     return boto3.client("dynamodb", endpoint_url=endpoint, config=config, **DUMMY_CREDENTIALS)  # type: ignore[call-overload,no-any-return]
 
 
@@ -111,8 +116,11 @@ def create_table(
     keys: Iterable[tuple[str, str]] = (("pk", "S"), ("sk", "S")),
     date_index: tuple[str, str] | None = ("day", "S"),
     stream: bool = True,
+    projection: str = "KEYS_ONLY",
+    provisioned_wcu: int | None = None,
 ) -> None:
-    """A table with the given (name, type) keys, a stream of both images and a KEYS_ONLY index on a date."""
+    """A table with the given (name, type) keys, a stream of both images and an index on a date (KEYS_ONLY unless
+    `projection` says ALL); on demand, or provisioned with `provisioned_wcu` write units."""
     keys = list(keys)
     attrs = {name: kind for name, kind in keys}
     params: dict[str, Any] = {
@@ -120,6 +128,9 @@ def create_table(
         "KeySchema": [{"AttributeName": k, "KeyType": t} for (k, _), t in zip(keys, ("HASH", "RANGE"), strict=False)],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    throughput = {"ReadCapacityUnits": 1000, "WriteCapacityUnits": provisioned_wcu or 0}
+    if provisioned_wcu:
+        params.update(BillingMode="PROVISIONED", ProvisionedThroughput=throughput)
     if stream:
         params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     if date_index:
@@ -128,7 +139,8 @@ def create_table(
             {
                 "IndexName": DEMO_GSI,
                 "KeySchema": [{"AttributeName": date_index[0], "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": projection},
+                **({"ProvisionedThroughput": throughput} if provisioned_wcu else {}),
             }
         ]
     params["AttributeDefinitions"] = [{"AttributeName": k, "AttributeType": t} for k, t in attrs.items()]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from stream_rerun.__main__ import main, run
-from stream_rerun.config import load_settings
+from stream_rerun.config import Settings, load_settings
 from stream_rerun.log import configure_logging
 from stream_rerun.retry import RetryPolicy
 from stream_rerun_dev import emulator
@@ -101,6 +101,8 @@ def worker(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Work
     def call(
         table: str, client: Any = None, retry: RetryPolicy | None = None, at: str | None = None, **env: str
     ) -> WorkerResult:
+        for name in Settings.env_names():  # each call starts from nothing but its own variables
+            monkeypatch.delenv(name, raising=False)
         for name, value in emulator.worker_env(at or endpoint, **{"TABLE_NAME": table, **env}).items():
             monkeypatch.setenv(name, value)
         out = io.StringIO()

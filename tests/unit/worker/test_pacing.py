@@ -62,9 +62,9 @@ def test_unlimited_pacer_never_waits() -> None:
 def test_meter_reports_units_per_second_over_its_window() -> None:
     clock = Clock()
     meter = RateMeter(window=2.0, clock=clock)
-    for _ in range(30):
-        clock.now += 0.1
-        meter.add(10)  # 100 units/s
+    for _ in range(40):
+        clock.now += 0.25
+        meter.add(25)  # 100 units/s
     assert meter.rate() == pytest.approx(100.0)
     clock.now += 5  # nothing for longer than the window
     assert meter.rate() == 0.0

@@ -1,0 +1,63 @@
+"""The capacity model itself (tests/support/capacity.py), against DynamoDB Local: what it charges, when it
+throttles, and that a lost answer was applied. The worker's own tests rely on these behaviours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ConnectionClosedError
+
+from stream_rerun_dev import emulator
+from tests.support.capacity import CapacityModel, CapacityProxy, attribute_size, item_size
+from tests.support.items import item
+
+UPDATE = 'UPDATE "{t}" SET "revision" = "revision" + ? SET "rerun_id" = ? WHERE "pk" = ? AND "sk" = ?'
+
+
+def touch(table: str, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"Statement": UPDATE.format(t=table),
+             "Parameters": [{"N": "1"}, {"S": "r"}, {"S": pk}, {"S": sk}]} for pk, sk in keys]  # fmt: skip
+
+
+def test_item_sizes_follow_dynamodbs_rules() -> None:
+    assert attribute_size({"S": "héllo"}) == 6 and attribute_size({"N": "12345"}) == 4
+    assert attribute_size({"B": b"\x00" * 10}) == 10 and attribute_size({"BOOL": True}) == 1
+    assert item_size({"pk": {"S": "a"}, "revision": {"N": "1"}}) == 2 + 1 + 8 + 2
+
+
+@pytest.mark.parametrize(("projection", "per_item"), [("KEYS_ONLY", 5), ("ALL", 10)])
+def test_a_touch_costs_its_size_and_an_all_index_costs_it_again(
+    endpoint: str, ddb: Any, make_table: Any, projection: str, per_item: int
+) -> None:
+    table = make_table(projection=projection)
+    emulator.put_items(ddb, table, [item("p", str(n), day="d1", revision=1, blob="x" * 4100) for n in range(4)])
+    with CapacityProxy(endpoint) as proxy:
+        client = emulator.ddb(proxy.endpoint)
+        answer = client.batch_execute_statement(
+            Statements=touch(table, [("p", str(n)) for n in range(4)]), ReturnConsumedCapacity="TOTAL"
+        )
+    assert all("Error" not in r for r in answer["Responses"])
+    assert answer["ConsumedCapacity"][0]["CapacityUnits"] == 4 * per_item
+
+
+def test_a_partition_over_its_rate_is_throttled_per_statement(endpoint: str, ddb: Any, make_table: Any) -> None:
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", f"{n:03}", revision=1) for n in range(50)])
+    with CapacityProxy(endpoint, CapacityModel(partition_wcu=20, burst_s=1.0)) as proxy:
+        client = emulator.ddb(proxy.endpoint)
+        answer = client.batch_execute_statement(Statements=touch(table, [("p", f"{n:03}") for n in range(25)]))
+    codes = [r.get("Error", {}).get("Code") for r in answer["Responses"]]
+    assert codes.count(None) == 20 and codes.count("ProvisionedThroughputExceeded") == 5
+    revisions = [ddb.get_item(TableName=table, Key=item("p", f"{n:03}"))["Item"]["revision"]["N"] for n in range(25)]
+    assert revisions == ["2"] * 20 + ["1"] * 5  # the throttled statements were not applied
+
+
+def test_a_lost_answer_was_applied(endpoint: str, ddb: Any, make_table: Any) -> None:
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", "a", revision=1)])
+    with CapacityProxy(endpoint, CapacityModel(lose_share=1.0)) as proxy:
+        client = emulator.client_with(proxy.endpoint, max_attempts=1)
+        with pytest.raises(ConnectionClosedError):
+            client.batch_execute_statement(Statements=touch(table, [("p", "a")]))
+    assert ddb.get_item(TableName=table, Key=item("p", "a"))["Item"]["revision"] == {"N": "2"}

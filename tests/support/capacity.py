@@ -1,0 +1,337 @@
+"""An AWS-like capacity model in front of DynamoDB Local, which reports no consumed capacity and never throttles.
+
+`CapacityProxy` is a loopback HTTP proxy. Every request but BatchExecuteStatement passes through unchanged. For a
+BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: "Read/write capacity mode",
+"Partitions and data distribution", "Using global secondary indexes: provisioned throughput considerations"):
+
+- each statement costs ceil(size / 1 KB) write units of the larger of the item's before and after images (at least
+  1, also when its condition fails), plus, for every index that projects a changed attribute (ALL, or INCLUDE naming
+  it), the index entry's own units; a KEYS_ONLY index costs nothing;
+- each base-table partition (one partition key value) and each index partition (one index key value) is a token
+  bucket of `partition_wcu` units/s holding at most `burst_s` seconds of them, and the table one of `table_wcu`;
+  a statement that finds any of its buckets short is answered `ProvisionedThroughputExceeded` without being sent
+  (it costs nothing), the admitted ones are forwarded to the emulator and answered with its answers;
+- `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share).
+
+It can also lose answers: `lose_share` of BatchExecuteStatement requests are applied and then the connection is
+closed without an answer (botocore: ConnectionClosedError), and `outage(seconds)` closes every connection unanswered.
+`ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlparse
+
+from stream_rerun_dev import emulator
+
+KB = 1024
+_TABLE = re.compile(r'^\s*UPDATE\s+"((?:[^"]|"")+)"', re.IGNORECASE)
+_KEY_EQ = re.compile(r'"((?:[^"]|"")+)"\s*=\s*\?')
+_SET = re.compile(r'SET\s+"((?:[^"]|"")+)"\s*=', re.IGNORECASE)
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value, as DynamoDB sizes items (names are added by item_size)."""
+    kind, raw = next(iter(value.items()))
+    if kind == "S":
+        return len(raw.encode())
+    if kind == "N":
+        digits = raw.lstrip("-").replace(".", "").lstrip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(raw) if isinstance(raw, bytes) else len(base64.b64decode(raw))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: v}) for v in raw)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in raw)
+    return 3 + sum(1 + len(k.encode()) + attribute_size(v) for k, v in raw.items())  # M
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in (item or {}).items())
+
+
+def units(size: int) -> int:
+    return max(1, math.ceil(size / KB))
+
+
+class Bucket:
+    """`rate` tokens a second, at most `rate * burst_s` held; starts full."""
+
+    def __init__(self, rate: float, burst_s: float, clock: Any = time.monotonic) -> None:
+        self.rate, self.capacity, self.clock = rate, rate * burst_s, clock
+        self.tokens, self.at = self.capacity, clock()
+
+    def refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def has(self, cost: float) -> bool:
+        self.refill()
+        return self.tokens >= min(cost, self.capacity)
+
+
+@dataclass
+class Statement:
+    """One statement of a request, parsed, with what it will cost and which buckets it draws on."""
+
+    index: int
+    request: dict[str, Any]
+    table: str
+    key: dict[str, Any]
+    sets: tuple[str, ...]
+    before: dict[str, Any] | None = None
+    buckets: list[tuple[Any, ...]] = field(default_factory=list)
+    cost: dict[str, int] = field(default_factory=dict)  # "" for the table, else the index name
+
+
+@dataclass
+class CapacityModel:
+    """Limits in write units per second; burst in seconds of a bucket's rate (AWS keeps up to 300 s)."""
+
+    partition_wcu: float = 1000.0
+    table_wcu: float = math.inf
+    burst_s: float = 1.0
+    lose_share: float = 0.0
+
+
+class CapacityProxy:
+    """A context manager: `with CapacityProxy(emulator_endpoint, model) as proxy:` then point the worker at
+    `proxy.endpoint`."""
+
+    def __init__(self, target: str, model: CapacityModel | None = None, seed: int = 11) -> None:
+        self.target = urlparse(target)
+        self.model = model or CapacityModel()
+        self.client = emulator.ddb(target)
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.buckets: dict[tuple[Any, ...], Bucket] = {}
+        self.tables: dict[str, Any] = {}
+        self.ledger: list[tuple[float, int]] = []
+        self.admitted = 0
+        self.throttled = 0
+        self.lost = 0
+        self._down_until = 0.0
+        self._local = threading.local()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> CapacityProxy:
+        threading.Thread(target=self.server.serve_forever, name="capacity-proxy", daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @contextmanager
+    def outage(self, seconds: float) -> Iterator[None]:
+        """Every connection is closed unanswered for `seconds` from now."""
+        self._down_until = time.monotonic() + seconds
+        yield
+
+    # ---- HTTP ----
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if time.monotonic() < proxy._down_until:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                target = self.headers.get("X-Amz-Target", "")
+                if target.endswith(".BatchExecuteStatement"):
+                    status, payload, lose = proxy.batch(json.loads(body))
+                    if lose:
+                        self.close_connection = True
+                        self.connection.close()
+                        return
+                    out, ctype = json.dumps(payload).encode(), "application/x-amz-json-1.0"
+                else:
+                    status, out, ctype = proxy.forward(body, dict(self.headers))
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        return Handler
+
+    def forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection", "content-length")}
+        conn.request("POST", "/", body=body, headers=keep)
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("Content-Type", "application/x-amz-json-1.0")
+
+    # ---- BatchExecuteStatement, as DynamoDB charges and throttles it ----
+    def batch(self, request: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+        statements = [self._parse(i, s) for i, s in enumerate(request["Statements"])]
+        self._before_images(statements)
+        admitted: list[Statement] = []
+        answers: list[dict[str, Any] | None] = [None] * len(statements)
+        with self.lock:
+            for st in statements:
+                if self._admit(st):
+                    admitted.append(st)
+                else:
+                    self.throttled += 1
+                    answers[st.index] = {"Error": {"Code": "ProvisionedThroughputExceeded",
+                                                   "Message": "Throughput exceeds the current capacity (model)"}}  # fmt: skip
+        if admitted:
+            forwarded = self.client.batch_execute_statement(
+                Statements=[st.request for st in admitted], ReturnConsumedCapacity="NONE"
+            )
+            for st, answer in zip(admitted, forwarded["Responses"], strict=True):
+                answers[st.index] = answer
+            self._settle(admitted, forwarded["Responses"])
+        payload: dict[str, Any] = {"Responses": answers}
+        if request.get("ReturnConsumedCapacity", "NONE") != "NONE":
+            payload["ConsumedCapacity"] = self._consumed(admitted)
+        with self.lock:
+            lose = bool(admitted) and self.random.random() < self.model.lose_share
+            self.lost += lose
+        return 200, payload, lose
+
+    def _parse(self, index: int, request: dict[str, Any]) -> Statement:
+        text, params = request["Statement"], request.get("Parameters", [])
+        table = _TABLE.match(text)
+        assert table, f"the capacity model reads UPDATE statements only: {text}"
+        where = text.upper().index(" WHERE ")
+        positions = [m.start() for m in re.finditer(r"\?", text)]
+        key = {}
+        for match in _KEY_EQ.finditer(text, where):
+            name = match.group(1).replace('""', '"')
+            key[name] = params[positions.index(match.end() - 1)]
+        sets = tuple(m.group(1).replace('""', '"') for m in _SET.finditer(text[:where]))
+        return Statement(index, request, table.group(1).replace('""', '"'), key, sets)
+
+    def _describe(self, table: str) -> Any:
+        if table not in self.tables:
+            self.tables[table] = self.client.describe_table(TableName=table)["Table"]
+        return self.tables[table]
+
+    def _before_images(self, statements: list[Statement]) -> None:
+        by_table: dict[str, list[Statement]] = {}
+        for st in statements:
+            by_table.setdefault(st.table, []).append(st)
+        for table, group in by_table.items():
+            desc = self._describe(table)
+            names = [k["AttributeName"] for k in desc["KeySchema"]]
+            keys = {json.dumps([st.key[n] for n in names], default=str): st for st in group}
+            found = self.client.batch_get_item(RequestItems={table: {"Keys": [st.key for st in group]}})
+            for item in found["Responses"].get(table, []):
+                keys[json.dumps([item[n] for n in names], default=str)].before = item
+            for st in group:
+                self._plan(st, desc)
+
+    def _plan(self, st: Statement, desc: Any) -> None:
+        """Which buckets the statement draws on and what it costs, from its before image."""
+        hash_key = next(k["AttributeName"] for k in desc["KeySchema"] if k["KeyType"] == "HASH")
+        after = item_size(st.before) + 40 if st.before else 0  # the touch adds a marker and a revision digit or two
+        st.cost[""] = units(max(item_size(st.before), after))
+        st.buckets = [(st.table,), (st.table, "", json.dumps(st.key[hash_key], default=str))]
+        for gsi in desc.get("GlobalSecondaryIndexes", []):
+            projection = gsi.get("Projection", {})
+            kind = projection.get("ProjectionType", "KEYS_ONLY")
+            written = kind == "ALL" or (
+                kind == "INCLUDE" and set(st.sets) & set(projection.get("NonKeyAttributes", []))
+            )
+            index_key = next(k["AttributeName"] for k in gsi["KeySchema"] if k["KeyType"] == "HASH")
+            if not written or not st.before or index_key not in st.before:
+                continue
+            st.cost[gsi["IndexName"]] = st.cost[""] if kind == "ALL" else 1
+            st.buckets.append((st.table, gsi["IndexName"], json.dumps(st.before[index_key], default=str)))
+
+    def _bucket(self, key: tuple[Any, ...]) -> Bucket:
+        if key not in self.buckets:
+            rate = self.model.table_wcu if len(key) == 1 else self.model.partition_wcu
+            self.buckets[key] = Bucket(rate, self.model.burst_s)
+        return self.buckets[key]
+
+    def _admit(self, st: Statement) -> bool:
+        """Take the statement's units from every bucket it draws on, or from none (throttled)."""
+        draws = [(self._bucket(b), self._share(st, b)) for b in st.buckets]
+        if not all(bucket.has(cost) for bucket, cost in draws):
+            return False
+        for bucket, cost in draws:
+            bucket.tokens -= cost
+        self.admitted += 1
+        self.ledger.append((time.monotonic(), sum(st.cost.values())))
+        return True
+
+    @staticmethod
+    def _share(st: Statement, bucket: tuple[Any, ...]) -> int:
+        if len(bucket) == 1:
+            return sum(st.cost.values())
+        return st.cost[bucket[1]]
+
+    def _settle(self, admitted: list[Statement], answers: list[dict[str, Any]]) -> None:
+        """A statement whose condition failed wrote nothing: it costs its before image's units, not the index's."""
+        with self.lock:
+            for st, answer in zip(admitted, answers, strict=True):
+                if "Error" in answer:
+                    refund = sum(v for k, v in st.cost.items() if k) + st.cost[""] - units(item_size(st.before))
+                    st.cost = {"": units(item_size(st.before))}
+                    self._bucket((st.table,)).tokens += refund
+
+    @staticmethod
+    def _consumed(admitted: list[Statement]) -> list[dict[str, Any]]:
+        by_table: dict[str, dict[str, Any]] = {}
+        for st in admitted:
+            entry = by_table.setdefault(st.table, {"TableName": st.table, "CapacityUnits": 0.0,
+                                                   "Table": {"CapacityUnits": 0.0}, "GlobalSecondaryIndexes": {}})  # fmt: skip
+            for name, cost in st.cost.items():
+                entry["CapacityUnits"] += cost
+                if name:
+                    entry["GlobalSecondaryIndexes"].setdefault(name, {"CapacityUnits": 0.0})["CapacityUnits"] += cost
+                else:
+                    entry["Table"]["CapacityUnits"] += cost
+        return list(by_table.values())
+
+    # ---- what tests read ----
+    def max_window(self, seconds: float = 1.0) -> float:
+        """The most units admitted in any `seconds`-long window (sliding, starting at each admission)."""
+        with self.lock:
+            events = sorted(self.ledger)
+        best, end, total = 0.0, 0, 0.0
+        for start in range(len(events)):
+            while end < len(events) and events[end][0] < events[start][0] + seconds:
+                total += events[end][1]
+                end += 1
+            best = max(best, total)
+            total -= events[start][1]
+        return best
+
+    def rate(self) -> tuple[float, float]:
+        """(units admitted, seconds from the first admission to the last)."""
+        with self.lock:
+            if not self.ledger:
+                return 0.0, 0.0
+            return sum(u for _, u in self.ledger), self.ledger[-1][0] - self.ledger[0][0]

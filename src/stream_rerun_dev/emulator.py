@@ -115,6 +115,7 @@ def create_table(
     name: str,
     keys: Iterable[tuple[str, str]] = (("pk", "S"), ("sk", "S")),
     date_index: tuple[str, str] | None = ("day", "S"),
+    *,
     stream: bool = True,
     projection: str = "KEYS_ONLY",
     provisioned_wcu: int | None = None,

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 from stream_rerun_dev import emulator
 
 KB = 1024
+THROTTLED = {"Code": "ProvisionedThroughputExceeded", "Message": "Throughput exceeds the current capacity (model)"}
 _TABLE = re.compile(r'^\s*UPDATE\s+"((?:[^"]|"")+)"', re.IGNORECASE)
 _KEY_EQ = re.compile(r'"((?:[^"]|"")+)"\s*=\s*\?')
 _SET = re.compile(r'SET\s+"((?:[^"]|"")+)"\s*=', re.IGNORECASE)
@@ -157,7 +158,7 @@ class CapacityProxy:
             def log_message(self, *_: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if time.monotonic() < proxy._down_until:
                     self.close_connection = True
@@ -202,8 +203,7 @@ class CapacityProxy:
                     admitted.append(st)
                 else:
                     self.throttled += 1
-                    answers[st.index] = {"Error": {"Code": "ProvisionedThroughputExceeded",
-                                                   "Message": "Throughput exceeds the current capacity (model)"}}  # fmt: skip
+                    answers[st.index] = {"Error": dict(THROTTLED)}
         if admitted:
             forwarded = self.client.batch_execute_statement(
                 Statements=[st.request for st in admitted], ReturnConsumedCapacity="NONE"
@@ -305,8 +305,8 @@ class CapacityProxy:
     def _consumed(admitted: list[Statement]) -> list[dict[str, Any]]:
         by_table: dict[str, dict[str, Any]] = {}
         for st in admitted:
-            entry = by_table.setdefault(st.table, {"TableName": st.table, "CapacityUnits": 0.0,
-                                                   "Table": {"CapacityUnits": 0.0}, "GlobalSecondaryIndexes": {}})  # fmt: skip
+            empty = {"TableName": st.table, "CapacityUnits": 0.0, "Table": {"CapacityUnits": 0.0}}
+            entry = by_table.setdefault(st.table, {**empty, "GlobalSecondaryIndexes": {}})
             for name, cost in st.cost.items():
                 entry["CapacityUnits"] += cost
                 if name:

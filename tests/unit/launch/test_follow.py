@@ -47,8 +47,8 @@ def test_exit_code_is_the_containers(exit_code: int) -> None:
 def test_task_that_never_started_is_a_failure_with_its_reason() -> None:
     ecs = client("ecs")
     stub = Stubber(ecs)
-    never = stopped(code=None, stopCode="TaskFailedToStart",
-                    stoppedReason="CannotPullContainerError: pull image manifest has been retried 5 time(s)")  # fmt: skip
+    reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
+    never = stopped(code=None, stopCode="TaskFailedToStart", stoppedReason=reason)
     stub.add_response("describe_tasks", {"tasks": [never]})
     lines: list[str] = []
     with stub:

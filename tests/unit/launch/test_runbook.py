@@ -15,8 +15,8 @@ EXECUTION = "0123abcd-0123-4567-89ab-0123456789ab"
 def test_runbook_failure_exits_with_the_containers_code() -> None:
     ssm = client("ssm")
     stub = Stubber(ssm)
-    stub.add_response("start_automation_execution", {"AutomationExecutionId": EXECUTION},
-                      {"DocumentName": "stream-rerun-prod-run", "Parameters": {"HashKeyValue": ["cust-1"], "RunId": ["r1"]}})  # fmt: skip
+    expected = {"DocumentName": "stream-rerun-prod-run", "Parameters": {"HashKeyValue": ["cust-1"], "RunId": ["r1"]}}
+    stub.add_response("start_automation_execution", {"AutomationExecutionId": EXECUTION}, expected)
     stub.add_response("get_automation_execution", {"AutomationExecution": {
         "AutomationExecutionStatus": "Failed", "FailureMessage": "Step AssertExitCode failed",
         "StepExecutions": [{"StepName": "RunTask", "Outputs": {"TaskArn": [TASK_ARN]}}]}})  # fmt: skip

@@ -31,7 +31,9 @@ endif
 COMPOSE      ?= $(shell docker info >/dev/null 2>&1 && echo "docker compose" || echo "$(CURDIR)/.venv/bin/podman-compose")
 EMULATOR_CI  := localhost/dynamodb-local:ci
 TF_DIR    = terraform/envs/$(ENV)
-PLATFORM ?= linux/arm64
+NAME     ?= stream-rerun
+# The state bucket's region: TF_STATE_REGION, else the env's `region` in terraform.tfvars, else AWS_REGION.
+TF_STATE_REGION ?= $(or $(shell sed -n 's/^ *region *= *"\(.*\)".*/\1/p' $(TF_DIR)/terraform.tfvars 2>/dev/null),$(AWS_REGION))
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 
 .PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check plan apply push \
@@ -67,40 +69,39 @@ test-unit: install ## Unit tests (no network)
 test-integration: install ddb-local ## Integration tests against DynamoDB Local, reading the table streams
 	$(VENV)/bin/pytest tests/integration
 
-test: lint typecheck tf-lint install ddb-local ## Everything CI checks: lint, types, checkov, all tests
+test: lint typecheck tf-lint tf-check install ddb-local ## Everything CI checks: lint, types, checkov, terraform, all tests
 	$(VENV)/bin/pytest
 
 tf-lint: ## checkov over terraform/: zero failed checks (skips only inline, with their reason)
 	$(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov -d terraform --framework terraform --quiet --compact \
 		--skip-download
 
-tf-check: ## terraform fmt -check and validate when terraform (and its providers) are available, else skipped
-	@if ! command -v terraform >/dev/null 2>&1; then echo "tf-check: terraform is not installed: skipped"; exit 0; fi; \
-	terraform fmt -check -recursive terraform || exit 1; \
-	for dir in terraform/envs/*/; do \
-		if terraform -chdir=$$dir init -backend=false -input=false >/dev/null 2>&1; then \
-			terraform -chdir=$$dir validate || exit 1; \
-		else echo "tf-check: providers cannot be downloaded here: validate skipped for $$dir"; fi; \
-	done
+tf-check: ## terraform fmt, init + validate (warnings fail) per env, terraform test; skipped without terraform/provider
+	bash terraform/check.sh
 
-plan: ## terraform plan for ENV (state bucket from TF_STATE_BUCKET)
+plan: ## terraform plan for ENV (state bucket TF_STATE_BUCKET; its region TF_STATE_REGION, default the env's region)
 	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET to the S3 bucket holding Terraform state"; exit 2; }
-	terraform -chdir=$(TF_DIR) init -input=false -backend-config="bucket=$(TF_STATE_BUCKET)"
+	@test -n "$(TF_STATE_REGION)" || { echo "set region in $(TF_DIR)/terraform.tfvars, or TF_STATE_REGION"; exit 2; }
+	terraform -chdir=$(TF_DIR) init -input=false -backend-config="bucket=$(TF_STATE_BUCKET)" \
+		-backend-config="region=$(TF_STATE_REGION)"
 	terraform -chdir=$(TF_DIR) plan -input=false -out=tfplan
 
 apply: ## terraform apply the plan that `make plan ENV=...` made
 	terraform -chdir=$(TF_DIR) apply -input=false tfplan
 
-push: ## Build the image for PLATFORM, push it to ENV's ECR repository, print the image URI to set as image_uri
+push: ## Build the image for the env's cpu_architecture, push it to ENV's ECR repository, print the image_uri to set
 	@repo=$$(terraform -chdir=$(TF_DIR) output -raw ecr_repository_url 2>/dev/null); \
 	if [ -z "$$repo" ] || [ "$$repo" = "null" ]; then \
 		echo "no ECR repository for $(ENV): terraform -chdir=$(TF_DIR) apply -target=module.stream_rerun.aws_ecr_repository.this"; \
 		exit 2; fi; \
+	arch=$$(terraform -chdir=$(TF_DIR) output -raw cpu_architecture 2>/dev/null || echo ARM64); \
+	platform=$${PLATFORM:-$$([ "$$arch" = X86_64 ] && echo linux/amd64 || echo linux/arm64)}; \
 	registry=$${repo%%/*}; region=$$(echo $$registry | cut -d. -f4); \
-	aws ecr get-login-password --region $$region | docker login --username AWS --password-stdin $$registry && \
-	docker build --platform $(PLATFORM) -t $$repo:$(IMAGE_TAG) . && \
-	docker push $$repo:$(IMAGE_TAG) && \
-	echo "image_uri = \"$$(docker inspect --format '{{index .RepoDigests 0}}' $$repo:$(IMAGE_TAG))\""
+	echo "push: $(CONTAINER) build --platform $$platform (task cpu_architecture $$arch)"; \
+	aws ecr get-login-password --region $$region | $(CONTAINER) login --username AWS --password-stdin $$registry && \
+	$(CONTAINER) build $(BUILD_FLAGS) --platform $$platform -t $$repo:$(IMAGE_TAG) . && \
+	$(CONTAINER) push $$repo:$(IMAGE_TAG) && \
+	echo "image_uri = \"$$($(CONTAINER) image inspect --format '{{index .RepoDigests 0}}' $$repo:$(IMAGE_TAG))\""
 
 demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire nothing, the worker fires each item once
 	$(PY) -m stream_rerun_dev.demo --cache $(DDB_LOCAL)
@@ -122,13 +123,13 @@ test-image: install ddb-local image-base ## Build the image on the CI base; run 
 		from stream_rerun_dev.emulator import install; print(install(Path("$(DDB_LOCAL)")))')
 	IMAGE=$(IMAGE) CONTAINER=podman DYNAMODB_LOCAL_IMAGE=$(EMULATOR_CI) $(VENV)/bin/pytest tests/image
 
-local: image ## compose: DynamoDB Local, the demo table, the worker: make local HASH_KEY_VALUE=cust-1 (exit = worker's)
+local: install image ## compose: DynamoDB Local, the demo table (seeded from here), the worker: make local HASH_KEY_VALUE=cust-1
 	$(COMPOSE) up -d dynamodb-local
-	$(COMPOSE) run --rm --no-deps seed
+	$(PY) -m stream_rerun_dev.demo --seed-only --endpoint http://127.0.0.1:8000
 	$(COMPOSE) run --rm --no-deps worker; code=$$?; $(COMPOSE) down >/dev/null 2>&1; exit $$code
 
 rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH_KEY_VALUE=... [DRY_RUN=true] [RUN_ID=...]
-	$(PY) -m stream_rerun.launch --env $(ENV) $(LAUNCH_ARGS)
+	$(PY) -m stream_rerun.launch --env $(ENV) --name $(NAME) $(LAUNCH_ARGS)
 
 bench: install ddb-local ## Benchmark worker vs seed script vs server limit on DynamoDB Local; writes bench/results.md
 	$(PY) bench/run.py

@@ -12,6 +12,7 @@ import yaml
 
 from stream_rerun.aws import DYNAMODB_ACTIONS, OPTIONAL_DYNAMODB_ACTIONS
 from stream_rerun.config import Settings
+from stream_rerun.launch import OPERATOR_ACTIONS
 
 TF = Path(__file__).resolve().parents[2] / "terraform"
 MODULE = TF / "modules" / "stream-rerun"
@@ -63,9 +64,14 @@ def test_module_layout() -> None:
         assert (TF / "envs" / env / "terraform.tfvars.example").exists()
 
 
+KINDS = {"variables.tf": {"variable"}, "outputs.tf": {"output"}, "versions.tf": {"terraform", "provider"}}
+
+
 @pytest.mark.parametrize("path", TF_FILES, ids=[str(p.relative_to(TF)) for p in TF_FILES])
-def test_every_tf_file_parses(path: Path) -> None:
-    assert parse(path)
+def test_every_tf_file_parses_into_the_blocks_its_name_promises(path: Path) -> None:
+    kinds = set(parse(path)) - {"__comments__"}
+    assert kinds, f"{path} holds no block"
+    assert kinds <= KINDS.get(path.name, {"resource", "data", "locals", "module", "output"}), (path, kinds)
 
 
 def test_variables_are_typed_and_described_and_outputs_described() -> None:
@@ -152,8 +158,14 @@ def test_runbook_parses_and_wires_its_steps() -> None:
     steps = {s["name"]: s for s in doc["mainSteps"]}
     assert [s["action"] for s in doc["mainSteps"]] == [
         "aws:executeScript", "aws:executeAwsApi", "aws:waitForAwsResourceProperty", "aws:executeScript",
-        "aws:assertAwsResourceProperty",
+        "aws:assertAwsResourceProperty", "aws:executeAwsApi",
     ]  # fmt: skip
+    # a cancelled or timed-out execution stops the task; the happy path ends before StopTask
+    assert (steps["WaitForStop"]["onFailure"], steps["WaitForStop"]["onCancel"]) == ("step:StopTask",) * 2
+    assert steps["AssertExitCode"]["isEnd"] is True and steps["StopTask"]["inputs"]["Api"] == "StopTask"
+    assert steps["StopTask"]["inputs"]["task"] == "{{ RunTask.TaskArn }}"
+    assert "BuildEnvironment.RunId" in doc["outputs"]
+    assert steps["RunTask"]["inputs"]["tags"] == [{"key": "run-id", "value": "{{ BuildEnvironment.RunId }}"}]
     declared = {f"{s['name']}.{o['Name']}" for s in doc["mainSteps"] for o in s.get("outputs", [])}
     text = yaml.safe_dump(doc)
     for ref in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", text):
@@ -173,7 +185,47 @@ def test_runbook_forwards_only_worker_settings_and_only_those_given() -> None:
     assert set(step["inputs"]["InputPayload"]) <= set(Settings.env_names())
     namespace: dict[str, Any] = {}
     exec(step["inputs"]["Script"], namespace)  # noqa: S102 - the runbook's own three-line handler
-    given = {"HASH_KEY_VALUE": "cust-1", "GSI_DATE": "", "DRY_RUN": "true", "RUN_ID": ""}
-    assert namespace["handler"](given, None) == {
-        "environment": [{"name": "DRY_RUN", "value": "true"}, {"name": "HASH_KEY_VALUE", "value": "cust-1"}]
-    }
+    given = {"HASH_KEY_VALUE": "cust-1", "GSI_DATE": "", "DRY_RUN": "true", "RUN_ID": "r-7"}
+    assert namespace["handler"](dict(given), None) == {
+        "environment": [{"name": "DRY_RUN", "value": "true"}, {"name": "HASH_KEY_VALUE", "value": "cust-1"},
+                        {"name": "RUN_ID", "value": "r-7"}], "run_id": "r-7"}  # fmt: skip
+    generated = namespace["handler"]({**given, "RUN_ID": ""}, None)
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", generated["run_id"])
+    assert {"name": "RUN_ID", "value": generated["run_id"]} in generated["environment"]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [("RunId", ["r-1", "2024:a.b_c", ""], ["has space", "x" * 129, "a/b"]),
+     ("TotalSegments", ["", "16", "1000000"], ["0", "-1", "x"]),
+     ("KeysFile", ["", "s3://bucket/keys.jsonl"], ["./keys.jsonl", "s3://b"]),
+     ("HashKeyValue", ["", "cust 1"], ["   "]),
+     ("GsiDate", ["", "2024-01-01"], [" 2024-01-01"])],
+)  # fmt: skip
+def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: list[str], bad: list[str]) -> None:
+    pattern = runbook()["parameters"][parameter]["allowedPattern"]
+    assert all(re.fullmatch(pattern, value) for value in good)
+    assert not any(re.fullmatch(pattern, value) for value in bad)
+
+
+def test_runbook_run_id_pattern_is_the_workers() -> None:
+    worker = Settings.model_fields["run_id"].metadata[0].pattern
+    assert runbook()["parameters"]["RunId"]["allowedPattern"] == f"^({worker.strip('^$')})?$"
+
+
+def test_operator_policy_grants_exactly_what_the_launcher_calls() -> None:
+    operator = blocks("data")["aws_iam_policy_document.operator"]
+    granted = {a for s in operator["statement"] for a in s["actions"]}
+    assert granted == set(OPERATOR_ACTIONS)
+    for statement in operator["statement"]:
+        assert all(r != "*" for r in statement["resources"]), statement["sid"]
+
+
+def test_envs_pass_every_option_an_operator_needs() -> None:
+    needed = {"allow_full_table_scan", "keys_file_s3_prefix", "keys_file_kms_key_arn", "fargate_spot", "name",
+              "extra_index_names", "cpu_architecture", "max_wcu_per_second"}  # fmt: skip
+    for env in ("dev", "prod"):
+        call = parse(TF / "envs" / env / "main.tf")["module"][0]["stream_rerun"]
+        assert needed <= set(call), f"{env} does not pass {needed - set(call)}"
+        example = (TF / "envs" / env / "terraform.tfvars.example").read_text()
+        assert "allow_full_table_scan" in example and "keys_file_s3_prefix" in example

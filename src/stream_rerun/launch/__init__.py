@@ -9,3 +9,18 @@ tasks (or through the SSM runbook), follows them and their logs, and exits with 
 It runs with the operator's credentials and imports from the worker only its settings (config.py) and its error
 vocabulary (errors.py); the worker never imports it.
 """
+
+# Every AWS action the launcher calls. Terraform's operator policy (iam.tf, output operator_policy_arn) grants exactly
+# these; a test compares them and records the calls the launcher makes.
+OPERATOR_ACTIONS: dict[str, str] = {
+    "ssm:GetParameter": "the run configuration (runconfig.load_config)",
+    "ecs:RunTask": "start a task (ecs.Fleet.run_task)",
+    "ecs:TagResource": "RunTask tags the task with its run-id",
+    "ecs:DescribeTasks": "follow the tasks (ecs.Fleet.describe)",
+    "ecs:StopTask": "Ctrl-C with --stop-on-interrupt, a fan-out that failed part-way (ecs.Fleet.stop)",
+    "ecs:ListTasks": "--attach RUN_ID (ecs.Fleet.find)",
+    "iam:PassRole": "RunTask passes the task and execution roles",
+    "logs:GetLogEvents": "tail the tasks' logs (logtail.LogTail)",
+    "ssm:StartAutomationExecution": "--runbook (runbook.Runbook.run)",
+    "ssm:GetAutomationExecution": "--runbook, following it (runbook.Runbook.follow)",
+}

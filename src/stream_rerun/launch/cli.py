@@ -126,7 +126,7 @@ def launch(options: Options, given: dict[str, Any] | None) -> int:
         ssm = ssm or boto3.session.Session(region_name=region).client("ssm")
     config = load_config(options.env, options.config_file, ssm, options.name, region)
     clients = _clients(config["region"], given)
-    fleet = Fleet(clients.ecs, config, options.spot)
+    fleet = Fleet(clients.ecs, config, options.spot or bool(config.get("spot")))
     follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt)
     if options.attach:
         arns = fleet.find(options.attach)

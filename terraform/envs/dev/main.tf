@@ -1,17 +1,26 @@
-# ddb-stream-rerun in dev: the module with this environment's values (see terraform.tfvars.example).
+# ddb-stream-rerun in dev: the module with this environment's values (see terraform.tfvars.example). Every module
+# option an operator needs is a variable here, so a run's permissions (Scan, key files) are a tfvars change away.
 module "stream_rerun" {
   source = "../../modules/stream-rerun"
 
-  environment        = "dev"
-  table_name         = var.table_name
-  gsi_name           = var.gsi_name
-  image_uri          = var.image_uri
-  vpc_id             = var.vpc_id
-  subnet_ids         = var.subnet_ids
-  cpu                = 512
-  memory             = 1024
-  max_wcu_per_second = 100
-  log_kms_key_arn    = var.log_kms_key_arn
+  name                  = var.name
+  environment           = "dev"
+  table_name            = var.table_name
+  hash_key_name         = var.hash_key_name
+  gsi_name              = var.gsi_name
+  extra_index_names     = var.extra_index_names
+  image_uri             = var.image_uri
+  cpu_architecture      = var.cpu_architecture
+  vpc_id                = var.vpc_id
+  subnet_ids            = var.subnet_ids
+  cpu                   = 512
+  memory                = 1024
+  max_wcu_per_second    = var.max_wcu_per_second
+  log_kms_key_arn       = var.log_kms_key_arn
+  allow_full_table_scan = var.allow_full_table_scan
+  keys_file_s3_prefix   = var.keys_file_s3_prefix
+  keys_file_kms_key_arn = var.keys_file_kms_key_arn
+  fargate_spot          = var.fargate_spot
 }
 
 output "run_task_config" {
@@ -24,7 +33,17 @@ output "ecr_repository_url" {
   value       = module.stream_rerun.ecr_repository_url
 }
 
+output "cpu_architecture" {
+  description = "The task's CPU architecture: make push builds the image for it."
+  value       = module.stream_rerun.cpu_architecture
+}
+
 output "runbook_name" {
   description = "The SSM Automation runbook that runs the task."
   value       = module.stream_rerun.runbook_name
+}
+
+output "operator_policy_arn" {
+  description = "Attach this managed policy to whoever runs make rerun ENV=dev."
+  value       = module.stream_rerun.operator_policy_arn
 }

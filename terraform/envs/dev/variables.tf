@@ -34,3 +34,62 @@ variable "log_kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "name" {
+  description = "Name prefix of every resource and of the SSM parameter path (the launcher's --name / NAME)."
+  type        = string
+  default     = "stream-rerun"
+  nullable    = false
+}
+
+variable "hash_key_name" {
+  description = "Optional check of the table's partition key name (HASH_KEY_NAME)."
+  type        = string
+  default     = null
+}
+
+variable "extra_index_names" {
+  description = "Further indexes runs may name in GSI_NAME."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "cpu_architecture" {
+  description = "ARM64 or X86_64; make push builds the image for it."
+  type        = string
+  default     = "ARM64"
+  nullable    = false
+}
+
+variable "max_wcu_per_second" {
+  description = "Default MAX_WCU_PER_SECOND of every run (one partition serves at most 1,000 WCU/s)."
+  type        = number
+  default     = 100
+}
+
+variable "allow_full_table_scan" {
+  description = "Grant dynamodb:Scan so runs may use ALL_ITEMS=true."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "keys_file_s3_prefix" {
+  description = "s3://bucket/prefix/ whose objects KEYS_FILE may name; null disables s3:// key files."
+  type        = string
+  default     = null
+}
+
+variable "keys_file_kms_key_arn" {
+  description = "KMS key of an SSE-KMS key-file bucket (kms:Decrypt through S3), or null."
+  type        = string
+  default     = null
+}
+
+variable "fargate_spot" {
+  description = "Run on FARGATE_SPOT (FARGATE fallback) by default."
+  type        = bool
+  default     = false
+  nullable    = false
+}

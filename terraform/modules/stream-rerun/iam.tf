@@ -115,10 +115,117 @@ data "aws_iam_policy_document" "tasks" {
       resources = [statement.value]
     }
   }
+
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html (GetObject of SSE-KMS objects)
+  dynamic "statement" {
+    for_each = var.keys_file_kms_key_arn == null || local.keys_file_object_arn == null ? [] : [var.keys_file_kms_key_arn]
+    content {
+      sid       = "DecryptKeyFiles"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "tasks" {
   name   = "rerun-table"
   role   = aws_iam_role.tasks.id
   policy = data.aws_iam_policy_document.tasks.json
+}
+
+# ---- Operator policy: exactly what `make rerun` (the launcher) calls ----
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+# Must equal stream_rerun.launch.OPERATOR_ACTIONS (a test compares them, and records the launcher's calls).
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "ReadRunConfiguration"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.run_task_config.arn]
+  }
+
+  statement {
+    sid       = "RunThisTaskFamily"
+    actions   = ["ecs:RunTask"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${aws_ecs_task_definition.this.family}:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "TagTasksAtLaunch"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
+  statement {
+    sid       = "FollowAndStopTasks"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
+  }
+
+  # ListTasks (for --attach) is authorised on container instances, scoped by the ecs:cluster condition.
+  statement {
+    sid       = "FindRunTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:container-instance/${local.cluster_name}/*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "PassTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.task_exec.arn, aws_iam_role.tasks.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "TailTaskLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+  }
+
+  statement {
+    sid       = "StartRunbook"
+    actions   = ["ssm:StartAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/${aws_ssm_document.runbook.name}:*"]
+  }
+
+  statement {
+    sid       = "FollowRunbook"
+    actions   = ["ssm:GetAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${local.prefix}-operator"
+  description = "What an operator needs to run ddb-stream-rerun in ${var.environment} (make rerun, --runbook, --attach)."
+  policy      = data.aws_iam_policy_document.operator.json
+  tags        = local.tags
 }

@@ -48,6 +48,19 @@ resource "aws_ecs_cluster" "this" {
   tags = local.tags
 }
 
+# FARGATE_SPOT next to FARGATE, so a run may ask for Spot with FARGATE as fallback (launcher --spot, fargate_spot).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  count              = var.cluster_arn == null ? 1 : 0
+  cluster_name       = aws_ecs_cluster.this[0].name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
 # ---- Image repository (optional) ----
 # https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html
 resource "aws_ecr_repository" "this" {
@@ -137,7 +150,7 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 # ---- Run configuration for the launcher (make rerun) ----
 resource "aws_ssm_parameter" "run_task_config" {
   #checkov:skip=CKV2_AWS_34:not a secret (names and ids only); a String lets operators read it without KMS access
-  name        = "/stream-rerun/${var.environment}/run-task-config"
+  name        = "/${var.name}/${var.environment}/run-task-config"
   description = "How to start the ddb-stream-rerun task in ${var.environment} (read by stream-rerun-launch)."
   type        = "String"
   value       = jsonencode(local.run_task_config)
@@ -157,5 +170,6 @@ locals {
     region            = local.region
     runbook           = aws_ssm_document.runbook.name
     worker_defaults   = local.worker_environment # the task definition's settings, for the launcher's checks
+    spot              = var.fargate_spot         # the launcher's default for --spot
   }
 }

@@ -48,6 +48,16 @@ output "run_task_config" {
   value       = local.run_task_config
 }
 
+output "cpu_architecture" {
+  description = "CPU architecture of the task (ARM64 or X86_64): make push builds the image for it."
+  value       = var.cpu_architecture
+}
+
+output "operator_policy_arn" {
+  description = "Managed IAM policy holding exactly what make rerun needs (RunTask, follow, stop, logs, runbook): attach it to operators."
+  value       = aws_iam_policy.operator.arn
+}
+
 output "run_task_config_parameter" {
   description = "SSM parameter holding run_task_config as JSON."
   value       = aws_ssm_parameter.run_task_config.name

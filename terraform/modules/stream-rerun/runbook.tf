@@ -65,9 +65,21 @@ data "aws_iam_policy_document" "runbook" {
   }
 
   statement {
-    sid       = "FollowTasks"
-    actions   = ["ecs:DescribeTasks"]
+    sid       = "FollowAndStopTasks"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
+  }
+
+  statement {
+    sid       = "TagTasksAtLaunch"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
   }
 
   statement {

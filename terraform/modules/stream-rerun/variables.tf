@@ -1,13 +1,19 @@
 # ---- Naming ----
 variable "name" {
-  description = "Name prefix of every resource (cluster, task definition family, roles, log group, runbook)."
+  description = "Name prefix of every resource (cluster, task definition family, roles, log group, runbook) and the first part of the SSM parameter path /<name>/<environment>/run-task-config (the launcher's --name)."
   type        = string
   default     = "stream-rerun"
   nullable    = false
 
+  # ECR repository names must be lower case; SSM CreateDocument refuses names starting aws, amazon or amzn.
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
-    error_message = "name must be 2-31 letters, digits or hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "name must be 2-31 lower-case letters, digits or hyphens, starting with a letter (ECR accepts no upper case)."
+  }
+
+  validation {
+    condition     = !can(regex("^(aws|amazon|amzn)", var.name))
+    error_message = "name must not start with aws, amazon or amzn (SSM refuses such document names)."
   }
 }
 
@@ -269,8 +275,28 @@ variable "keys_file_s3_prefix" {
   type        = string
   default     = null
 
+  # Ending in "/" keeps s3://b/keys/ from also granting s3://b/keys-old/...
   validation {
-    condition     = var.keys_file_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.keys_file_s3_prefix))
-    error_message = "keys_file_s3_prefix must look like s3://bucket/prefix/ (a prefix, not the whole bucket)."
+    condition     = var.keys_file_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+/$", var.keys_file_s3_prefix))
+    error_message = "keys_file_s3_prefix must look like s3://bucket/prefix/ (a prefix ending in /, not the whole bucket)."
   }
+}
+
+variable "keys_file_kms_key_arn" {
+  description = "KMS key of an SSE-KMS key-file bucket: grants kms:Decrypt on it (through S3 only); null for SSE-S3 buckets."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.keys_file_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.keys_file_kms_key_arn))
+    error_message = "keys_file_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+# ---- Capacity ----
+variable "fargate_spot" {
+  description = "Run tasks on FARGATE_SPOT with FARGATE as fallback by default (the launcher's --spot for one run). A reclaimed task gets SIGTERM two minutes ahead, stops cleanly, and resumes with the same RUN_ID."
+  type        = bool
+  default     = false
+  nullable    = false
 }

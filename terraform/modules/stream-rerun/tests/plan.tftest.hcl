@@ -1,0 +1,116 @@
+# Plan-time logic of the module, with a mocked AWS provider (no credentials, no network): permissions appear only
+# with their opt-ins, names are checked before anything is created. Run by `make tf-check` (terraform test).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/stream-rerun-test" }
+  }
+}
+
+variables {
+  environment = "test"
+  table_name  = "orders"
+  gsi_name    = "by_date"
+  image_uri   = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-test:v1"
+  vpc_id      = "vpc-0123456789abcdef0"
+  subnet_ids  = ["subnet-0123456789abcdef0"]
+}
+
+run "defaults_grant_no_scan_no_s3_no_kms" {
+  command = plan
+
+  assert {
+    condition     = !contains([for s in data.aws_iam_policy_document.tasks.statement : s.sid], "ScanWholeTable")
+    error_message = "Scan is granted without allow_full_table_scan"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ReadKeyFiles", "DecryptKeyFiles"], s.sid)]) == 0
+    error_message = "S3 or KMS is granted without keys_file_s3_prefix"
+  }
+  assert {
+    condition     = aws_ssm_parameter.run_task_config.name == "/stream-rerun/test/run-task-config"
+    error_message = "the run configuration is not under /<name>/<environment>/"
+  }
+  assert {
+    condition     = output.run_task_config.spot == false
+    error_message = "Spot must be off by default"
+  }
+}
+
+run "opt_ins_grant_exactly_their_permissions" {
+  command = plan
+
+  variables {
+    name                  = "orders-rerun"
+    allow_full_table_scan = true
+    keys_file_s3_prefix   = "s3://rerun-keys/orders/"
+    keys_file_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    fargate_spot          = true
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.tasks.statement : s.sid], "ScanWholeTable")
+    error_message = "allow_full_table_scan did not grant Scan"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ReadKeyFiles"]) == toset(["arn:aws:s3:::rerun-keys/orders/*"])
+    error_message = "key files are not granted exactly under the prefix"
+  }
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.tasks.statement : s.sid], "DecryptKeyFiles")
+    error_message = "keys_file_kms_key_arn did not grant kms:Decrypt"
+  }
+  assert {
+    condition     = aws_ssm_parameter.run_task_config.name == "/orders-rerun/test/run-task-config"
+    error_message = "the run configuration ignores var.name"
+  }
+  assert {
+    condition     = output.run_task_config.spot == true
+    error_message = "fargate_spot does not reach the launcher"
+  }
+}
+
+run "upper_case_name_is_refused" {
+  command = plan
+  variables {
+    name = "StreamRerun"
+  }
+  expect_failures = [var.name]
+}
+
+run "reserved_prefix_is_refused" {
+  command = plan
+  variables {
+    name = "aws-rerun"
+  }
+  expect_failures = [var.name]
+}
+
+run "prefix_without_trailing_slash_is_refused" {
+  command = plan
+  variables {
+    keys_file_s3_prefix = "s3://rerun-keys/orders"
+  }
+  expect_failures = [var.keys_file_s3_prefix]
+}
+
+run "invalid_fargate_pair_is_refused" {
+  command = plan
+  variables {
+    cpu    = 256
+    memory = 4096
+  }
+  expect_failures = [var.memory]
+}

@@ -1,0 +1,165 @@
+"""The deployment chain as a new user runs it, on a loopback moto server: Terraform applies envs/dev, a second plan
+shows no changes, then the real launcher reads the SSM parameter Terraform wrote and starts one task in the cluster
+and task definition Terraform created. moto stands in for the control plane only (no DynamoDB here).
+
+Skipped, with the reason, where terraform or its AWS provider is not on the machine (terraform/check.sh finds a
+filesystem mirror of the provider; without one, init would need the registry).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from stream_rerun_dev.emulator import free_port
+from tests.support.env import clean_environ
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "eu-west-1"
+SERVICES = ("sts", "iam", "ec2", "ecs", "ecr", "ssm", "logs", "s3", "kms", "events", "sns", "cloudwatch")
+
+
+def terraform_rc() -> str:
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not installed: the chain test needs it")
+    rc = subprocess.run(["bash", "terraform/check.sh", "rc"], cwd=REPO, capture_output=True, text=True, check=True)
+    if not rc.stdout.strip():
+        pytest.skip("no filesystem mirror of the AWS provider here, and the registry is out of reach")
+    return rc.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {**clean_environ(), "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}  # fmt: skip
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
+                        aws_secret_access_key="testing")  # fmt: skip
+
+
+def override(endpoint: str) -> str:
+    """Terraform override for the env folder: local state, and the provider pointed at moto."""
+    endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in SERVICES)
+    return f"""terraform {{
+  backend "local" {{}}
+}}
+
+provider "aws" {{
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode in ok, f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """envs/dev applied to moto: the network made first (as an account would have it), then terraform apply."""
+    rc = terraform_rc()
+    ec2 = client(moto_server, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    work = tmp_path_factory.mktemp("tf") / "terraform"
+    shutil.copytree(
+        REPO / "terraform", work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
+    )
+    env_dir = work / "envs" / "dev"
+    (env_dir / "chain_override.tf").write_text(override(moto_server))
+    tfvars = {"region": REGION, "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc, "subnet_ids": [subnet],
+              "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
+              "allow_full_table_scan": True, "keys_file_s3_prefix": "s3://rerun-keys/orders/"}  # fmt: skip
+    (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
+    env = {**aws_env(moto_server), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    run(["terraform", "init", "-input=false", "-no-color"], env_dir, env)
+    run(["terraform", "apply", "-input=false", "-auto-approve", "-no-color"], env_dir, env)
+    outputs = json.loads(run(["terraform", "output", "-json"], env_dir, env).stdout)
+    return {"dir": env_dir, "env": env, "outputs": {k: v["value"] for k, v in outputs.items()}, "subnet": subnet}
+
+
+def test_a_second_plan_shows_no_changes(applied: dict[str, Any]) -> None:
+    plan = run(["terraform", "plan", "-input=false", "-detailed-exitcode", "-no-color"], applied["dir"],
+               applied["env"], ok=(0, 2))  # fmt: skip
+    assert plan.returncode == 0, "a second plan wants changes:\n" + plan.stdout[-4000:]
+
+
+def test_terraform_wrote_what_the_launcher_needs(applied: dict[str, Any], moto_server: str) -> None:
+    config = json.loads(
+        client(moto_server, "ssm").get_parameter(Name="/stream-rerun/dev/run-task-config")["Parameter"]["Value"]
+    )
+    assert config["task_definition"] == "stream-rerun-dev" and config["subnets"] == [applied["subnet"]]
+    assert config["cluster"] == applied["outputs"]["run_task_config"]["cluster"]
+    assert applied["outputs"]["operator_policy_arn"].endswith(":policy/stream-rerun-dev-operator")
+    policy = client(moto_server, "iam").get_policy(PolicyArn=applied["outputs"]["operator_policy_arn"])["Policy"]
+    version = client(moto_server, "iam").get_policy_version(
+        PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+    )
+    statements = version["PolicyVersion"]["Document"]
+    document = json.loads(statements) if isinstance(statements, str) else statements
+    actions = {
+        a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "ecs:RunTask" in actions and "ssm:GetParameter" in actions
+
+
+def test_the_launcher_starts_one_task_from_what_terraform_created(applied: dict[str, Any], moto_server: str) -> None:
+    # moto 5.2 raises a TypeError in RunTask for a Fargate container with no memory of its own (real ECS accepts it):
+    # in moto only, register a revision of the family whose container states it. The module stays as AWS wants it.
+    ecs = client(moto_server, "ecs")
+    family = applied["outputs"]["run_task_config"]["task_definition"]
+    current = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    containers = [{**c, "memory": int(current["memory"])} for c in current["containerDefinitions"]]
+    keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory",
+            "runtimePlatform")  # fmt: skip
+    ecs.register_task_definition(**{k: current[k] for k in keep if k in current}, containerDefinitions=containers)
+    # WHEN the launcher runs as `make rerun ENV=dev` would run it
+    env = {**aws_env(moto_server), "HASH_KEY_VALUE": "cust-42", "RUN_ID": "chain-1"}
+    out = run([sys.executable, "-m", "stream_rerun.launch", "--env", "dev", "--no-wait", "--region", REGION],
+              REPO, env)  # fmt: skip
+    # THEN exactly one task runs in Terraform's cluster, of Terraform's family, with the worker's variables
+    cluster = applied["outputs"]["run_task_config"]["cluster"]
+    arns = ecs.list_tasks(cluster=cluster)["taskArns"]
+    assert len(arns) == 1 and arns[0] in out.stdout
+    task = ecs.describe_tasks(cluster=cluster, tasks=arns, include=["TAGS"])["tasks"][0]
+    assert task["taskDefinitionArn"].split("/")[-1].startswith(f"{family}:")
+    overrides = task["overrides"]["containerOverrides"][0]
+    assert overrides["name"] == "worker"
+    assert {e["name"]: e["value"] for e in overrides["environment"]} == {
+        "HASH_KEY_VALUE": "cust-42",
+        "RUN_ID": "chain-1",
+    }
+    assert {"key": "run-id", "value": "chain-1"} in task["tags"]
+    assert os.environ.get("AWS_ENDPOINT_URL") is None  # the test never pointed this process at moto

@@ -140,17 +140,23 @@ def test_task_definition_environment_names_are_worker_settings() -> None:
     assert not names & {"HASH_KEY_VALUE", "GSI_DATE", "GSI_DATE_FROM", "GSI_DATE_TO", "RUN_ID", "DRY_RUN"}
 
 
-def runbook() -> dict[str, Any]:
+def runbook(spot: bool = False) -> dict[str, Any]:
     """The runbook YAML with every templatefile variable filled as runbook.tf fills it."""
     call = blocks("resource")["aws_ssm_document.runbook"]["content"]
     variables = set(re.findall(r"[{,]\s*(\w+)\s*=", call.split("{", 2)[2]))
     text = (MODULE / "runbook.yaml").read_text()
-    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"%\{ if (\w+) ~\}", text))
     assert placeholders == variables, "runbook.yaml placeholders and runbook.tf templatefile variables differ"
     sample = {"subnets": '["subnet-1"]', "security_groups": '["sg-1"]', "timeout_seconds": "600"}
     for name in placeholders:
         text = text.replace("${" + name + "}", sample.get(name, f"X-{name}"))
-    return dict(yaml.safe_load(text))
+    return dict(yaml.safe_load(_directives(text, spot)))
+
+
+def _directives(text: str, spot: bool) -> str:
+    """Render the template's `%{ if spot ~}` ... `%{ else ~}` ... `%{ endif ~}` as Terraform would."""
+    pattern = r"%\{ if spot ~\}\n(.*?)%\{ else ~\}\n(.*?)%\{ endif ~\}\n"
+    return re.sub(pattern, lambda m: m.group(1) if spot else m.group(2), text, flags=re.DOTALL)
 
 
 def test_runbook_parses_and_wires_its_steps() -> None:
@@ -229,3 +235,11 @@ def test_envs_pass_every_option_an_operator_needs() -> None:
         assert needed <= set(call), f"{env} does not pass {needed - set(call)}"
         example = (TF / "envs" / env / "terraform.tfvars.example").read_text()
         assert "allow_full_table_scan" in example and "keys_file_s3_prefix" in example
+
+
+def test_runbook_runs_on_spot_only_when_the_module_says_so() -> None:
+    on_demand = next(s for s in runbook(spot=False)["mainSteps"] if s["name"] == "RunTask")["inputs"]
+    spot = next(s for s in runbook(spot=True)["mainSteps"] if s["name"] == "RunTask")["inputs"]
+    assert on_demand["launchType"] == "FARGATE" and "capacityProviderStrategy" not in on_demand
+    assert "launchType" not in spot
+    assert [p["capacityProvider"] for p in spot["capacityProviderStrategy"]] == ["FARGATE_SPOT", "FARGATE"]

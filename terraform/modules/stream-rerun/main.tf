@@ -28,6 +28,7 @@ locals {
     CONCURRENCY            = tostring(var.concurrency)
     MAX_ITEMS_PER_SECOND   = var.max_items_per_second == null ? null : tostring(var.max_items_per_second)
     MAX_WCU_PER_SECOND     = var.max_wcu_per_second == null ? null : tostring(var.max_wcu_per_second)
+    MAX_WCU_PERCENT        = var.max_wcu_percent == null ? null : tostring(var.max_wcu_percent)
     LOG_LEVEL              = var.log_level
   } : k => v if v != null }
 

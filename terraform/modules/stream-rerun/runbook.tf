@@ -16,6 +16,7 @@ resource "aws_ssm_document" "runbook" {
     assign_public_ip  = var.assign_public_ip ? "ENABLED" : "DISABLED"
     log_stream_prefix = local.log_prefix
     timeout_seconds   = var.runbook_timeout_seconds
+    spot              = var.fargate_spot
   })
   tags = local.tags
 }

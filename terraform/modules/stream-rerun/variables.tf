@@ -112,6 +112,17 @@ variable "max_wcu_per_second" {
   }
 }
 
+variable "max_wcu_percent" {
+  description = "MAX_WCU_PERCENT default for every run: the cap as a share of the table's write capacity (and of one partition's 1,000 WCU/s for a one-partition run); null for none."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_wcu_percent == null ? true : var.max_wcu_percent > 0 && var.max_wcu_percent <= 100
+    error_message = "max_wcu_percent must be above 0 and at most 100 (or null)."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the worker."
   type        = string

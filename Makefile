@@ -132,4 +132,4 @@ rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH
 	$(PY) -m stream_rerun.launch --env $(ENV) --name $(NAME) $(LAUNCH_ARGS)
 
 bench: install ddb-local ## Benchmark worker vs seed script vs server limit on DynamoDB Local; writes bench/results.md
-	$(PY) bench/run.py
+	PYTHONPATH=. $(PY) bench/run.py $(BENCH_ARGS)

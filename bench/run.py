@@ -25,14 +25,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stream_rerun import local
+from tests.support.capacity import CapacityModel, CapacityProxy  # the test suite's model (make bench: PYTHONPATH=.)
+
 from stream_rerun.__main__ import run
-from stream_rerun.config import load_settings
+from stream_rerun.config import Settings, load_settings
 from stream_rerun.log import configure_logging
 from stream_rerun.table import TableInfo
 from stream_rerun.touch import Pending, Toucher
+from stream_rerun_dev import emulator as local
 
 ROOT = Path(__file__).resolve().parents[1]
+
 PARTITION = "bench"
 SEED_MAX = 2000
 ROUNDS = 3
@@ -249,6 +252,83 @@ def whole_table_report(r: dict[str, Any], size: int, rtt_ms: float) -> str:
     )
 
 
+# ---- capacity: the worker against the capacity model (tests/support/capacity.py) ----
+def in_process(endpoint: str, table: str, **variables: str) -> dict[str, Any]:
+    """The worker in this process (the proxy lives here too), its summary line returned."""
+    for name in Settings.env_names():
+        os.environ.pop(name, None)
+    os.environ.update(local.worker_env(endpoint, TABLE_NAME=table, LOG_LEVEL="WARNING", **variables))
+    settings = load_settings()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        configure_logging(settings.log_level, settings.run_id, table)
+        run(settings)
+    return dict(json.loads(out.getvalue().splitlines()[-1]))
+
+
+def load_sized(endpoint: str, name: str, size: int, item_bytes: int, projection: str = "KEYS_ONLY") -> str:
+    client = local.ddb(endpoint)
+    local.create_table(client, name, projection=projection)
+    pad = "x" * item_bytes
+    items = ({"pk": {"S": PARTITION}, "sk": {"S": f"{n:08}"}, "day": {"S": "2024-06-01"}, "revision": {"N": "1"},
+              "data": {"S": pad}} for n in range(size))  # fmt: skip
+    local.put_items(client, name, items)
+    return name
+
+
+def measure_capacity() -> dict[str, Any]:
+    """Three runs on the capacity model, each in an emulator of its own."""
+    cache = ROOT / ".cache" / "dynamodb-local"
+    out: dict[str, Any] = {}
+    with local.dynamodb_local(cache) as endpoint, CapacityProxy(endpoint) as proxy:
+        table = load_sized(endpoint, "cap-4kb", 600, 4100)  # 5 units a touch, 3,000 units: 12 s at 250 WCU/s
+        summary = in_process(proxy.endpoint, table, HASH_KEY_VALUE=PARTITION, MAX_WCU_PER_SECOND="250")
+        units, seconds = proxy.rate()
+        out["cap"] = {"cap": 250.0, "units": units, "seconds": seconds, "worst": proxy.max_window(1.0),
+                      "reported": summary["consumed_wcu"]}  # fmt: skip
+    limit = 200.0
+    with local.dynamodb_local(cache) as endpoint, CapacityProxy(endpoint, CapacityModel(partition_wcu=limit)) as proxy:
+        table = load_sized(endpoint, "edge", 2400, 150)  # 1 unit a touch: 12 s at the partition's rate
+        summary = in_process(proxy.endpoint, table, HASH_KEY_VALUE=PARTITION)
+        units, seconds = proxy.rate()
+        out["edge"] = {"limit": limit, "units": units, "seconds": seconds, "exit": summary["exit_code"],
+                       "throttled": proxy.throttled, "statements": proxy.throttled + proxy.admitted}  # fmt: skip
+    out["index"] = {}
+    for projection in ("KEYS_ONLY", "ALL"):
+        with local.dynamodb_local(cache) as endpoint, CapacityProxy(endpoint) as proxy:
+            table = load_sized(endpoint, f"idx-{projection.lower().replace('_', '-')}", 1000, 1500, projection)
+            dry = in_process(proxy.endpoint, table, GSI_NAME="by_date", GSI_DATE="2024-06-01", DRY_RUN="true")
+            summary = in_process(proxy.endpoint, table, GSI_NAME="by_date", GSI_DATE="2024-06-01")
+            out["index"][projection] = {"per_item": summary["consumed_wcu"] / summary["touched"],
+                                        "estimated": dry["estimated_wcu"] / dry["selected"]}  # fmt: skip
+    for name, row in out.items():
+        print(f"capacity {name}: {row}", flush=True)
+    return out
+
+
+def capacity_report(c: dict[str, Any]) -> str:
+    cap, edge, index = c["cap"], c["edge"], c["index"]
+    return (
+        "\n## Capacity model (tests/support/capacity.py in front of DynamoDB Local)\n\n"
+        "The model charges write units from the real item sizes (and the indexes a touch writes), and throttles per "
+        "statement when a partition's token bucket (1 s of burst) runs dry. No emulated round trip.\n\n"
+        "| run | measured | ratio |\n| --- | --- | ---: |\n"
+        f"| cap held: 600 items of ~4 KB (5 WCU), MAX_WCU_PER_SECOND={cap['cap']:g}, concurrency 8 | worst 1-s window "
+        f"{cap['worst']:.0f} WCU; overall {cap['units'] / cap['seconds']:.1f} WCU/s ({cap['units']:.0f} units, summary "
+        f"{cap['reported']:.0f}) | max window / cap {cap['worst'] / cap['cap']:.2f}; overall / cap "
+        f"{cap['units'] / cap['seconds'] / cap['cap']:.3f} |\n"
+        f"| partition-limited: 2,400 items of 1 WCU in one partition of {edge['limit']:g} WCU/s, no cap | "
+        f"{edge['units'] / edge['seconds']:.0f} WCU/s, exit {edge['exit']}, {edge['throttled']} of "
+        f"{edge['statements']} statements throttled | rate / limit "
+        f"{edge['units'] / edge['seconds'] / edge['limit']:.2f}; throttled "
+        f"{edge['throttled'] / edge['statements']:.3f} |\n"
+        f"| index amplification: a date run of 1,000 items of ~1.5 KB | WCU per item: KEYS_ONLY index "
+        f"{index['KEYS_ONLY']['per_item']:.2f} (dry-run estimate {index['KEYS_ONLY']['estimated']:.2f}), ALL index "
+        f"{index['ALL']['per_item']:.2f} (estimate {index['ALL']['estimated']:.2f}) | "
+        f"{index['ALL']['per_item'] / index['KEYS_ONLY']['per_item']:.2f}x |\n"
+    )
+
+
 def report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
     lines = [
         "# Benchmark: worker vs seed script vs server limit",
@@ -291,7 +371,13 @@ def main() -> int:
     parser.add_argument("--seed-max", type=int, default=SEED_MAX, help="the seed port runs on at most this many items")
     parser.add_argument("--whole-table", type=int, default=50000, help="items of the whole-table run (0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--only", choices=["capacity"], help="run only this part; its section of --out is replaced")
     args = parser.parse_args()
+    if args.only == "capacity":
+        kept = args.out.read_text().split("\n## Capacity model")[0] if args.out.exists() else ""
+        args.out.write_text(kept.rstrip("\n") + "\n" + capacity_report(measure_capacity()))
+        print(args.out.read_text())
+        return 0
     rows: list[dict[str, Any]] = []
     for size in args.sizes:
         # A fresh emulator per size: DynamoDB Local slows down on a second table once a first one has a long stream.
@@ -314,6 +400,7 @@ def main() -> int:
     whole = measure_whole_table(args.whole_table, args.rtt_ms) if args.whole_table else None
     text = report(rows, args.rtt_ms) + cap_report(caps)
     text += whole_table_report(whole, args.whole_table, args.rtt_ms) if whole else ""
+    text += capacity_report(measure_capacity())
     args.out.write_text(text)
     print("\n" + text)
     return 0

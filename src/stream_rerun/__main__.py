@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.aws import dynamodb_client, s3_client
-from stream_rerun.capacity import WriteBudget, derive_cap, wcu_per_item
+from stream_rerun.capacity import RunBudget, WriteBudget
 from stream_rerun.config import Settings, load_settings
 from stream_rerun.engine import Engine
 from stream_rerun.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, RerunError
 from stream_rerun.log import always, configure_logging
+from stream_rerun.metrics import Emf
 from stream_rerun.retry import RetryPolicy
 from stream_rerun.selection import Selection, plan
 from stream_rerun.table import TableInfo, describe
@@ -46,14 +45,15 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
         selection = plan(settings, table, client, lambda: s3_client(settings.aws_region))
-        budget = Budget.of(settings, table)
+        budget = RunBudget.of(settings, table)
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
     toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
-    engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry)
+    emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
+    engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf)
     started = {**_describe_run(settings, table, selection), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
     with _stop_on_signals(engine):
@@ -68,7 +68,7 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
     if engine.abort_error is not None:
         summary["error"] = str(engine.abort_error)
-    always(log, "summary", **summary)
+    always(log, "summary", **summary, **emf.fields(summary))
     return code
 
 
@@ -84,6 +84,8 @@ def exit_code(engine: Engine) -> int:
 def _describe_run(settings: Settings, table: TableInfo, selection: Selection) -> dict[str, Any]:
     return {
         "selection": selection.describe,
+        "selected_total": selection.total,  # None when unknown before the run (a partition, a date)
+        "selected_total_approximate": selection.approximate,
         "key_schema": list(table.key_names),
         "stream": table.stream,
         "dry_run": settings.dry_run,
@@ -91,56 +93,6 @@ def _describe_run(settings: Settings, table: TableInfo, selection: Selection) ->
         "max_items_per_second": settings.max_items_per_second,
         "max_wcu_per_second": settings.max_wcu_per_second,
     }
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The write budget preflight derives: the cap and why, the indexes a touch writes, units per item."""
-
-    wcu_cap: float | None
-    cap_reason: str
-    indexes_written: list[str]
-    wcu_per_item: float
-    average_item_bytes: float
-
-    @classmethod
-    def of(cls, settings: Settings, table: TableInfo) -> Budget:
-        """Raises ConfigError (MAX_WCU_PERCENT of an on-demand table with no maximum)."""
-        written = table.indexes_written(settings.revision_attribute, settings.marker)
-        growth = len(settings.revision_attribute) + 21 + (len(settings.marker or "") + len(settings.run_id))
-        per_item = wcu_per_item(table.average_item_bytes, growth, sum(i.projection == "ALL" for i in written),
-                                sum(i.projection != "ALL" for i in written))  # fmt: skip
-        cap, reason = derive_cap(settings.max_wcu_per_second, settings.max_wcu_percent, table.write_capacity,
-                                 _one_partition(settings, [i.name for i in written]))  # fmt: skip
-        return cls(cap, reason, [i.name for i in written], per_item, table.average_item_bytes)
-
-    def describe(self) -> dict[str, Any]:
-        return {"wcu_cap": self.wcu_cap, "wcu_cap_reason": self.cap_reason, "indexes_written": self.indexes_written,
-                "estimated_wcu_per_item": self.wcu_per_item}  # fmt: skip
-
-    def estimate(self, selected: int, max_items_per_second: float | None) -> dict[str, Any]:
-        """A dry run's forecast: write units (DescribeTable's average item, which AWS refreshes about every six
-        hours, plus the indexes the touch writes) and the time at the caps (None when uncapped)."""
-        rates = [max_items_per_second or math.inf]
-        if self.wcu_cap:
-            rates.append(self.wcu_cap / self.wcu_per_item)
-        rate = min(rates)
-        return {
-            "average_item_bytes": round(self.average_item_bytes),
-            "indexes_written": self.indexes_written,
-            "estimated_wcu": round(selected * self.wcu_per_item),
-            "estimated_seconds": round(selected / rate, 1) if math.isfinite(rate) else None,
-        }
-
-
-def _one_partition(settings: Settings, indexes_written: list[str]) -> str | None:
-    """Which single partition the run writes, when it writes one: the HASH_KEY_VALUE partition, or one index
-    partition per date when the date index is written by the touch."""
-    if settings.hash_key_value is not None:
-        return "HASH_KEY_VALUE writes one partition"
-    if (settings.gsi_date or settings.gsi_date_from) and settings.gsi_name in indexes_written:
-        return f"index {settings.gsi_name} projects the touched attributes: one index partition per date"
-    return None
 
 
 @contextlib.contextmanager

@@ -11,9 +11,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.pacing import AdaptiveRate, Clock, Pacer, RateMeter
+
+if TYPE_CHECKING:
+    from stream_rerun.config import Settings
+    from stream_rerun.table import TableInfo
 
 MIN_WCU_PER_STATEMENT = 1.0  # a write, even a failed conditional one, costs at least one unit
 _LEARN = 0.3  # weight of the newest report in the running estimate
@@ -120,3 +125,53 @@ def derive_cap(
         return None, "no cap: the rate adapts to throttling"
     cap, reason = min(caps)
     return cap, reason
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    """The write budget preflight derives: the cap and why, the indexes a touch writes, units per item."""
+
+    wcu_cap: float | None
+    cap_reason: str
+    indexes_written: list[str]
+    wcu_per_item: float
+    average_item_bytes: float
+
+    @classmethod
+    def of(cls, settings: Settings, table: TableInfo) -> RunBudget:
+        """Raises ConfigError (MAX_WCU_PERCENT of an on-demand table with no maximum)."""
+        written = table.indexes_written(settings.revision_attribute, settings.marker)
+        growth = len(settings.revision_attribute) + 21 + (len(settings.marker or "") + len(settings.run_id))
+        per_item = wcu_per_item(table.average_item_bytes, growth, sum(i.projection == "ALL" for i in written),
+                                sum(i.projection != "ALL" for i in written))  # fmt: skip
+        cap, reason = derive_cap(settings.max_wcu_per_second, settings.max_wcu_percent, table.write_capacity,
+                                 _one_partition(settings, [i.name for i in written]))  # fmt: skip
+        return cls(cap, reason, [i.name for i in written], per_item, table.average_item_bytes)
+
+    def describe(self) -> dict[str, Any]:
+        return {"wcu_cap": self.wcu_cap, "wcu_cap_reason": self.cap_reason, "indexes_written": self.indexes_written,
+                "estimated_wcu_per_item": self.wcu_per_item}  # fmt: skip
+
+    def estimate(self, selected: int, max_items_per_second: float | None) -> dict[str, Any]:
+        """A dry run's forecast: write units (DescribeTable's average item, which AWS refreshes about every six
+        hours, plus the indexes the touch writes) and the time at the caps (None when uncapped)."""
+        rates = [max_items_per_second or math.inf]
+        if self.wcu_cap:
+            rates.append(self.wcu_cap / self.wcu_per_item)
+        rate = min(rates)
+        return {
+            "average_item_bytes": round(self.average_item_bytes),
+            "indexes_written": self.indexes_written,
+            "estimated_wcu": round(selected * self.wcu_per_item),
+            "estimated_seconds": round(selected / rate, 1) if math.isfinite(rate) else None,
+        }
+
+
+def _one_partition(settings: Settings, indexes_written: list[str]) -> str | None:
+    """Which single partition the run writes, when it writes one: the HASH_KEY_VALUE partition, or one index
+    partition per date when the date index is written by the touch."""
+    if settings.hash_key_value is not None:
+        return "HASH_KEY_VALUE writes one partition"
+    if (settings.gsi_date or settings.gsi_date_from) and settings.gsi_name in indexes_written:
+        return f"index {settings.gsi_name} projects the touched attributes: one index partition per date"
+    return None

@@ -25,6 +25,9 @@ Variables (README has the same table):
     TOTAL_SEGMENTS           Scan segments for ALL_ITEMS (default: one per 2 GiB of table, at least WORKER_COUNT)
     WORKER_INDEX/WORKER_COUNT  this task's share of the work when several tasks run one RUN_ID (default 0 of 1)
     KEYS_FILE                select the keys listed in a JSON Lines file: a local path or s3://bucket/key
+    METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
+                             ddb-stream-rerun; empty: none)
+    METRICS_ENVIRONMENT      the metrics' environment dimension (Terraform sets the environment's name)
     AWS_REGION / AWS_DEFAULT_REGION  region (either; ECS sets both)
 
 The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB.
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     worker_index: int = Field(0, ge=0, description="set a whole number from 0 to WORKER_COUNT - 1")
     worker_count: int = Field(1, ge=1, le=1000, description="set a whole number from 1 to 1000")
     keys_file: str | None = Field(None, min_length=1, description="set a local path or an s3://bucket/key URI")
+    metrics_namespace: str = Field(
+        "ddb-stream-rerun", pattern=r"^[^:]{0,255}$", description="set a CloudWatch namespace, or empty for none"
+    )
+    metrics_environment: str = Field("", max_length=255, description="set the environment's name, e.g. prod")
     aws_region: str = Field(
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
         min_length=1,

@@ -19,6 +19,7 @@ from typing import Any
 from stream_rerun.capacity import Reservation, WriteBudget
 from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error, is_lost_answer, is_retryable
 from stream_rerun.keys import Key, plain_key
+from stream_rerun.metrics import Emf
 from stream_rerun.retry import RetryPolicy, StallWatch
 from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 
@@ -65,11 +66,13 @@ class Engine:
         concurrency: int,
         budget: WriteBudget | None = None,
         retry: RetryPolicy | None = None,
+        emf: Emf | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
         self.budget = budget or WriteBudget(1.0)
         self.retry = retry or RetryPolicy()
+        self.emf = emf or Emf("", "", "")
         self.stall = StallWatch(self.retry.stall_s)
         self.batch_size = self.budget.batch_size(BATCH_SIZE)
         self.counters = Counters()
@@ -212,7 +215,8 @@ class Engine:
     # ---- progress ----
     def _progress(self) -> None:
         while not self.stop_event.wait(PROGRESS_INTERVAL_S):
-            log.info("progress", extra={"event": "progress", **self.rates()})
+            rates = self.rates()
+            log.info("progress", extra={"event": "progress", **rates, **self.emf.fields(rates)})
 
     def rates(self) -> dict[str, Any]:
         """The counters plus elapsed time and throughput so far."""

@@ -43,6 +43,8 @@ class Selection:
 
     describe: dict[str, Any]
     pages: Callable[[], Iterator[list[Key]]] = field(repr=False)
+    total: int | None = None  # keys this worker will select, when known before the run
+    approximate: bool = False  # the total is an estimate (ALL_ITEMS: DescribeTable's item count, ~6 hours old)
 
 
 def plan(settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Callable[[], Any]) -> Selection:
@@ -53,6 +55,8 @@ def plan(settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Calla
         return Selection(
             {"all_items": True, "total_segments": total, "segments": len(segments), "worker": _worker(settings)},
             lambda: scan_pages(client, table, segments, total),
+            round(table.item_count * len(segments) / total),
+            approximate=True,
         )
     if settings.keys_file is not None:
         lines = keyfile.opener(settings.keys_file, s3)
@@ -61,6 +65,7 @@ def plan(settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Calla
         return Selection(
             {"keys_file": settings.keys_file, "keys_in_file": count, "worker": _worker(settings)},
             lambda: keyfile.key_pages(lines, table, index, workers, PAGE_SIZE),
+            (count - index + workers - 1) // workers,  # every `workers`-th key from `index`
         )
     queries = partition_queries(settings, table)
     names = ("hash_key_value", "gsi_name", "gsi_date", "gsi_date_from", "gsi_date_to")

@@ -93,6 +93,7 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    topic = client(moto_server, "sns").create_topic(Name="oncall")["TopicArn"]
     work = tmp_path_factory.mktemp("tf") / "terraform"
     shutil.copytree(
         REPO / "terraform", work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
@@ -101,13 +102,15 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     (env_dir / "chain_override.tf").write_text(override(moto_server))
     tfvars = {"region": REGION, "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc, "subnet_ids": [subnet],
               "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
-              "allow_full_table_scan": True, "keys_file_s3_prefix": "s3://rerun-keys/orders/"}  # fmt: skip
+              "allow_full_table_scan": True, "keys_file_s3_prefix": "s3://rerun-keys/orders/",
+              "alarm_topic_arn": topic}  # fmt: skip
     (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     env = {**aws_env(moto_server), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     run(["terraform", "init", "-input=false", "-no-color"], env_dir, env)
     run(["terraform", "apply", "-input=false", "-auto-approve", "-no-color"], env_dir, env)
     outputs = json.loads(run(["terraform", "output", "-json"], env_dir, env).stdout)
-    return {"dir": env_dir, "env": env, "outputs": {k: v["value"] for k, v in outputs.items()}, "subnet": subnet}
+    return {"dir": env_dir, "env": env, "outputs": {k: v["value"] for k, v in outputs.items()}, "subnet": subnet,
+            "topic": topic}  # fmt: skip
 
 
 def test_a_second_plan_shows_no_changes(applied: dict[str, Any]) -> None:
@@ -163,3 +166,20 @@ def test_the_launcher_starts_one_task_from_what_terraform_created(applied: dict[
     }
     assert {"key": "run-id", "value": "chain-1"} in task["tags"]
     assert os.environ.get("AWS_ENDPOINT_URL") is None  # the test never pointed this process at moto
+
+
+def test_failed_tasks_and_failed_items_reach_the_alarm_topic(applied: dict[str, Any], moto_server: str) -> None:
+    events = client(moto_server, "events")
+    rule = events.describe_rule(Name="stream-rerun-dev-task-failed")
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["detail"]["group"] == ["family:stream-rerun-dev"] and pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert pattern["detail"]["$or"] == [{"containers": {"exitCode": [{"anything-but": 0}]}},
+                                        {"stopCode": ["TaskFailedToStart"]}]  # fmt: skip
+    targets = events.list_targets_by_rule(Rule="stream-rerun-dev-task-failed")["Targets"]
+    assert [t["Arn"] for t in targets] == [applied["topic"]]
+    alarm = client(moto_server, "cloudwatch").describe_alarms(AlarmNames=["stream-rerun-dev-failed-items"])[
+        "MetricAlarms"
+    ][0]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["AlarmActions"]) == (
+        "ddb-stream-rerun", "FailedItems", [applied["topic"]])  # fmt: skip
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"table": "orders", "environment": "dev"}

@@ -21,6 +21,7 @@ module "stream_rerun" {
   keys_file_s3_prefix   = var.keys_file_s3_prefix
   keys_file_kms_key_arn = var.keys_file_kms_key_arn
   fargate_spot          = var.fargate_spot
+  alarm_topic_arn       = var.alarm_topic_arn
 }
 
 output "run_task_config" {

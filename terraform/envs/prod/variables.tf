@@ -93,3 +93,9 @@ variable "fargate_spot" {
   default     = false
   nullable    = false
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the failed-task rule and the failed-items alarm, or null for none."
+  type        = string
+  default     = null
+}

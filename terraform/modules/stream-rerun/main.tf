@@ -30,6 +30,8 @@ locals {
     MAX_WCU_PER_SECOND     = var.max_wcu_per_second == null ? null : tostring(var.max_wcu_per_second)
     MAX_WCU_PERCENT        = var.max_wcu_percent == null ? null : tostring(var.max_wcu_percent)
     LOG_LEVEL              = var.log_level
+    METRICS_NAMESPACE      = var.metrics_namespace
+    METRICS_ENVIRONMENT    = var.environment
   } : k => v if v != null }
 
   tags = merge(var.tags, { "app" = "ddb-stream-rerun", "environment" = var.environment })

@@ -311,3 +311,22 @@ variable "fargate_spot" {
   default     = false
   nullable    = false
 }
+
+# ---- Metrics and alarms ----
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics the worker embeds in its log lines (EMF: TouchedItems, FailedItems, ThrottledStatements, ConsumedWCU, ItemsPerSecond; dimensions table and environment). Empty: none."
+  type        = string
+  default     = "ddb-stream-rerun"
+  nullable    = false
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for alarms: a task of this family stopping with a non-zero exit code or failing to start (EventBridge), and failed items (metric alarm). null: no alarms. The topic's policy must let events.amazonaws.com and cloudwatch.amazonaws.com publish."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
+  }
+}

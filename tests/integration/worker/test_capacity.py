@@ -37,6 +37,10 @@ def test_wcu_cap_holds_in_every_second_including_the_first(
     # THEN the units consumed per second stay at the cap, the first second included
     assert result.code == 0 and result.summary["touched"] == 300
     assert units == 1500 and result.summary["consumed_wcu"] == pytest.approx(units)
+    # the progress and summary lines' embedded metrics add up to the run's totals
+    lines = [line for line in result.lines if "_aws" in line]
+    assert lines[-1] is result.summary and {line["table"] for line in lines} == {table}
+    assert sum(line["TouchedItems"] for line in lines) == 300 and sum(line["ConsumedWCU"] for line in lines) == 1500
     print(f"\nCAP 250 WCU/s: overall {units / seconds:.1f}/s, worst 1-s window {worst:.0f}")
     assert abs(units / seconds - 250) / 250 <= 0.05
     assert worst <= 1.5 * 250

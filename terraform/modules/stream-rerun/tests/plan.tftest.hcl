@@ -47,6 +47,31 @@ run "defaults_grant_no_scan_no_s3_no_kms" {
     condition     = output.run_task_config.spot == false
     error_message = "Spot must be off by default"
   }
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.task_failed) == 0 && length(aws_cloudwatch_metric_alarm.failed_items) == 0
+    error_message = "alarms exist without alarm_topic_arn"
+  }
+}
+
+run "alarm_topic_adds_the_task_rule_and_the_failed_items_alarm" {
+  command = plan
+
+  variables {
+    alarm_topic_arn = "arn:aws:sns:eu-west-1:123456789012:oncall"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.task_failed[0].name == "stream-rerun-test-task-failed"
+    error_message = "no failed-task rule"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.task_failed[0].arn == "arn:aws:sns:eu-west-1:123456789012:oncall"
+    error_message = "the rule does not notify the topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.failed_items[0].metric_name == "FailedItems" && aws_cloudwatch_metric_alarm.failed_items[0].dimensions["table"] == "orders" && aws_cloudwatch_metric_alarm.failed_items[0].dimensions["environment"] == "test"
+    error_message = "the alarm does not watch the worker's FailedItems metric"
+  }
 }
 
 run "opt_ins_grant_exactly_their_permissions" {

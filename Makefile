@@ -43,7 +43,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml uv.lock
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra launch
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv with the package (editable) and the dev tools, from uv.lock

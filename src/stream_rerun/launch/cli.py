@@ -21,6 +21,7 @@ from stream_rerun.config import launch_environment
 from stream_rerun.errors import EXIT_OK, OPERATOR, ConfigError, RerunError, as_rerun_error
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.follow import Follower
+from stream_rerun.launch.progress import view_for
 from stream_rerun.launch.runbook import Runbook
 from stream_rerun.launch.runconfig import DEFAULT_NAME, load_config
 
@@ -127,7 +128,7 @@ def launch(options: Options, given: dict[str, Any] | None) -> int:
     config = load_config(options.env, options.config_file, ssm, options.name, region)
     clients = _clients(config["region"], given)
     fleet = Fleet(clients.ecs, config, options.spot or bool(config.get("spot")))
-    follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt)
+    follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt, view=view_for())
     if options.attach:
         arns = fleet.find(options.attach)
         print(f"attached to {len(arns)} task(s) of {options.attach}: {' '.join(arns)}")

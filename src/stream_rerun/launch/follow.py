@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import (
@@ -18,11 +18,11 @@ from stream_rerun.errors import (
 )
 from stream_rerun.launch.ecs import DONE, Fleet
 from stream_rerun.launch.logtail import LogTail
+from stream_rerun.launch.progress import PlainView, View, summary_block
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
-COUNTERS = ("selected", "touched", "already_done", "vanished", "failed", "unprocessed")
 MAX_TROUBLE = 8  # consecutive failed polls (about 4 minutes with the backoff) before the launcher detaches
 
 
@@ -37,15 +37,31 @@ class Follower:
     stop_on_interrupt: bool = False
     out: Callable[[str], None] = print
     sleep: Callable[[float], None] = time.sleep
+    view: View | None = None
     tails: list[LogTail] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.view = self.view or PlainView(self.out)
 
     def tail_for(self, arn: str, prefix: str = "") -> LogTail:
         c = self.fleet.config
         stream = f"{c['log_stream_prefix']}/{c['container_name']}/{arn.rsplit('/', 1)[-1]}"
-        return LogTail(self.logs, c["log_group"], stream, prefix, self.out)
+        assert self.view is not None
+        return LogTail(self.logs, c["log_group"], stream, prefix, self.view.line)
 
     def follow(self, arns: list[str]) -> int:
+        """Follow until every task stopped; the view is closed before anything final is printed."""
         self.tails = [self.tail_for(arn, f"[w{i}] " if len(arns) > 1 else "") for i, arn in enumerate(arns)]
+        try:
+            then = self._follow(arns)
+        finally:
+            assert self.view is not None
+            self.view.close()
+        return then()
+
+    def _follow(self, arns: list[str]) -> Callable[[], int]:
+        """Poll until the end; returns what to do once the view is closed (it prints and gives the exit code)."""
+        assert self.view is not None
         deadline = time.monotonic() + self.timeout
         trouble = 0
         try:
@@ -54,26 +70,30 @@ class Follower:
                     tasks = self.fleet.describe(arns)
                     for tail in self.tails:
                         tail.poll()
+                    self.view.refresh(self.tails)
                     trouble = 0
                 except Exception as exc:  # noqa: BLE001 - transient AWS trouble is retried, the rest reported
                     trouble += 1
                     if not is_retryable(exc):
                         raise as_rerun_error(exc, "ECS/CloudWatch Logs", "following the tasks", OPERATOR) from None
                     if trouble >= MAX_TROUBLE:
-                        self.out(f"AWS did not answer {trouble} times in a row ({exc}): the tasks keep running. "
-                                 + self.hint(arns))  # fmt: skip
-                        return EXIT_TIMEOUT
+                        note = f"AWS did not answer {trouble} times in a row ({exc}): the tasks keep running. "
+                        return partial(self._say, note + self.hint(arns), EXIT_TIMEOUT)
                     self.sleep(min(30.0, self.poll * 2**trouble))
                     continue
                 if all(t.get("lastStatus") in DONE for t in tasks.values()):
-                    return self.finish(arns, tasks)
+                    return partial(self.finish, arns, tasks)
                 if time.monotonic() > deadline:
                     running = [arn for arn, t in tasks.items() if t.get("lastStatus") not in DONE]
-                    self.out(f"{len(running)} task(s) still running after {self.timeout:g} s. {self.hint(running)}")
-                    return EXIT_TIMEOUT
+                    note = f"{len(running)} task(s) still running after {self.timeout:g} s. {self.hint(running)}"
+                    return partial(self._say, note, EXIT_TIMEOUT)
                 self.sleep(self.poll)
         except KeyboardInterrupt:
-            return self.interrupted(arns)
+            return partial(self.interrupted, arns)
+
+    def _say(self, text: str, code: int) -> int:
+        self.out(text)
+        return code
 
     def finish(self, arns: list[str], tasks: dict[str, dict[str, Any]]) -> int:
         codes = []
@@ -81,8 +101,7 @@ class Follower:
             stopped = self.fleet.stopped(tasks[arn])
             self.out((f"[w{i}] " if len(arns) > 1 else "") + stopped.text)
             codes.append(stopped.code)
-        if len(arns) > 1:
-            self.out("combined summary: " + json.dumps(combine([t.summary for t in self.tails])))
+        self.out(summary_block(self.tails, codes))
         return next((code for code in codes if code != EXIT_OK), EXIT_OK)
 
     def interrupted(self, arns: list[str]) -> int:
@@ -103,11 +122,3 @@ class Follower:
             f"Re-attach: make rerun ENV=... LAUNCH_ARGS='{attach}'. Logs: aws logs tail {group} --follow. "
             f"Stop: aws ecs stop-task --cluster {self.fleet.cluster} --task <arn>, for each of: {' '.join(arns)}"
         )
-
-
-def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The workers' summary lines added up; `reported` says how many tasks printed one."""
-    done = [s for s in summaries if s]
-    out: dict[str, Any] = {k: sum(int(s.get(k, 0)) for s in done) for k in COUNTERS}
-    out.update(tasks=len(summaries), reported=len(done), interrupted=any(s.get("interrupted") for s in done))
-    return out

@@ -33,13 +33,14 @@ def parse(message: str) -> dict[str, Any] | None:
 
 @dataclass
 class LogTail:
-    """One task's log stream. `poll` prints what is new (through `out`) and keeps the latest progress and summary."""
+    """One task's log stream. `poll` hands each new line to `out` (text, event) and keeps the worker's run_started,
+    latest progress and summary lines."""
 
     logs: CloudWatchLogsClient
     group: str
     stream: str
     prefix: str = ""
-    out: Callable[[str], None] = print
+    out: Callable[[str, str | None], None] = lambda text, _event: print(text)
     token: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     progress: dict[str, Any] = field(default_factory=dict)
@@ -67,7 +68,7 @@ class LogTail:
     def take(self, message: str) -> None:
         line = parse(message)
         if line is None:
-            self.out(self.prefix + message)
+            self.out(self.prefix + message, None)
             return
         kind = line.get("event")
         if kind == "summary":
@@ -76,4 +77,4 @@ class LogTail:
             self.progress = line
         elif kind == "run_started":
             self.started = line
-        self.out(self.prefix + render(line))
+        self.out(self.prefix + render(line), str(kind) if kind else None)

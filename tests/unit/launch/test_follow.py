@@ -53,7 +53,9 @@ def test_task_that_never_started_is_a_failure_with_its_reason() -> None:
     lines: list[str] = []
     with stub:
         assert follower(ecs, quiet_logs(1), lines).follow([TASK_ARN]) == 1
-    assert "stopCode=TaskFailedToStart" in lines[-1] and "CannotPullContainerError" in lines[-1]
+    said = next(x for x in lines if "stopCode" in x)
+    assert "stopCode=TaskFailedToStart" in said and "CannotPullContainerError" in said
+    assert lines[-1].startswith("Run ?: NOT done")
 
 
 def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> None:
@@ -72,8 +74,11 @@ def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> No
     with stub, log_stub:
         code = follower(ecs, logs, lines).follow(arns)
     assert code == 1
-    combined = json.loads(next(x for x in lines if x.startswith("combined summary: ")).split(": ", 1)[1])
-    assert (combined["touched"], combined["failed"], combined["selected"], combined["reported"]) == (29, 3, 32, 3)
+    block = lines[-1].splitlines()
+    assert block[0].endswith("NOT done")
+    assert [x.split() for x in block[1:4]] == [["selected", "32"], ["touched", "29"], ["already_done", "0"]]
+    assert "  failed                  3" in block and "exit codes 0, 1, 0" in lines[-1]
+    assert "3 (3 printed a summary)" in lines[-1] and "same RUN_ID" in lines[-1]
     assert "[w1] task stopped: container exit code 1" in lines
 
 

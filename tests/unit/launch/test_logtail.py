@@ -28,7 +28,7 @@ def test_logs_are_streamed_readably() -> None:
     events = [{"timestamp": now + i, "message": json.dumps(line)} for i, line in enumerate(lines)]
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     printed: list[str] = []
-    tail = LogTail(logs, group, stream, out=printed.append)
+    tail = LogTail(logs, group, stream, out=lambda text, _event: printed.append(text))
     tail.poll()
     tail.poll()  # nothing new: nothing printed twice
     assert printed == [

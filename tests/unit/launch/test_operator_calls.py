@@ -49,7 +49,7 @@ def test_every_call_the_launcher_makes_is_granted(monkeypatch: pytest.MonkeyPatc
         fleet = Fleet(aws["ecs"], config)
         arns = fleet.find("policy-1")
         fleet.describe(arns)
-        LogTail(aws["logs"], config["log_group"], "rerun/worker/x", out=lambda _line: None).poll()
+        LogTail(aws["logs"], config["log_group"], "rerun/worker/x", out=lambda _text, _event: None).poll()
         fleet.stop(arns, "test")
     # THEN each call is one the operator policy grants
     assert calls - set(OPERATOR_ACTIONS) == set()

@@ -36,7 +36,7 @@ NAME     ?= stream-rerun
 TF_STATE_REGION ?= $(or $(shell sed -n 's/^ *region *= *"\(.*\)".*/\1/p' $(TF_DIR)/terraform.tfvars 2>/dev/null),$(AWS_REGION))
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 
-.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check plan apply push \
+.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check tf-docs plan apply push \
         demo bench rerun image image-base test-image local clean
 
 help: ## List the targets
@@ -78,6 +78,9 @@ tf-lint: ## checkov over terraform/: zero failed checks (skips only inline, with
 
 tf-check: ## terraform fmt, init + validate (warnings fail) per env, terraform test; skipped without terraform/provider
 	bash terraform/check.sh
+
+tf-docs: install ## Regenerate the module README's inputs and outputs tables from variables.tf and outputs.tf
+	$(PY) -m stream_rerun_dev.tfdocs
 
 plan: ## terraform plan for ENV (state bucket TF_STATE_BUCKET; its region TF_STATE_REGION, default the env's region)
 	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET to the S3 bucket holding Terraform state"; exit 2; }

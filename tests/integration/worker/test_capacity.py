@@ -48,12 +48,13 @@ def test_wcu_cap_holds_in_every_second_including_the_first(
 
 
 def test_one_partition_without_cap_runs_near_the_partitions_rate(
-    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any
+    fresh_endpoint: str, make_table: Any, worker: Any
 ) -> None:
     # GIVEN one partition that serves 200 WCU/s (1,000 scaled down) and a run with no cap
-    table = make_table()
+    ddb = emulator.ddb(fresh_endpoint)
+    table = make_table(client=ddb)
     keys = loaded(ddb, table, 2000)
-    with CapacityProxy(endpoint, CapacityModel(partition_wcu=200, burst_s=1.0)) as proxy:
+    with CapacityProxy(fresh_endpoint, CapacityModel(partition_wcu=200, burst_s=1.0)) as proxy:
         result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="edge")
         units, seconds = proxy.rate()
         throttled_share = proxy.throttled / (proxy.throttled + proxy.admitted)
@@ -65,7 +66,7 @@ def test_one_partition_without_cap_runs_near_the_partitions_rate(
     assert result.code == 0 and s["touched"] == 2000 and s["failed"] == 0
     assert units / seconds >= 0.85 * 200
     assert throttled_share <= 0.05 and s["throttled_statements"] == proxy.throttled
-    assert fired_by(stream(table), "edge") == Counter(keys)
+    assert fired_by(emulator.stream_records(fresh_endpoint, ddb, table), "edge") == Counter(keys)
 
 
 def test_max_wcu_percent_derives_the_cap_from_the_table_and_the_partition(

@@ -91,10 +91,11 @@ def wait_for_touches(ddb: Any, table: str, run_id: str, at_least: int) -> None:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_stopped_mid_run_then_same_run_id_fires_each_item_exactly_once(
-    endpoint: str, ddb: Any, make_table: Any, stream: Any, sig: int, code: int
+    fresh_endpoint: str, make_table: Any, sig: int, code: int
 ) -> None:
-    # GIVEN a run slowed to 200 items/s over 1500 items
-    table, keys = loaded(ddb, make_table, 1500)
+    # GIVEN a run slowed to 200 items/s over 1500 items (on an emulator of its own: 4,500 records a drill)
+    endpoint, ddb = fresh_endpoint, emulator.ddb(fresh_endpoint)
+    table, keys = loaded(ddb, lambda: make_table(client=ddb), 1500)
     run = f"drill-{sig}"
     proc = spawn(endpoint, table, HASH_KEY_VALUE="p1", RUN_ID=run, MAX_ITEMS_PER_SECOND="200")
     # WHEN it is stopped part-way
@@ -114,7 +115,7 @@ def test_stopped_mid_run_then_same_run_id_fires_each_item_exactly_once(
     second = lines_of(spawn(endpoint, table, HASH_KEY_VALUE="p1", RUN_ID=run))[-1]
     assert second["exit_code"] == 0
     assert second["touched"] + second["already_done"] == 1500 and second["already_done"] > 0
-    fires = fired_by(stream(table), run)
+    fires = fired_by(emulator.stream_records(endpoint, ddb, table), run)
     drill(f"signal-{sig}", 1500, fires, exit=proc.returncode, time_to_stop_s=round(time_to_stop, 2),
           second_touched=second["touched"], second_already_done=second["already_done"])  # fmt: skip
     assert fires == Counter(keys)

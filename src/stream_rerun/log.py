@@ -7,6 +7,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from stream_rerun.metrics import EMF_FIELD
+
 _ROOT = "stream_rerun"
 
 
@@ -30,7 +32,7 @@ def configure_logging(level: str = "INFO", run_id: str | None = None, table: str
     handler.setFormatter(
         JsonFormatter(
             "%(levelname)s %(message)s %(run_id)s %(table)s",
-            rename_fields={"levelname": "level"},
+            rename_fields={"levelname": "level", EMF_FIELD: "_aws"},
             timestamp=True,
             json_ensure_ascii=False,
         )

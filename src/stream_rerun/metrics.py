@@ -21,6 +21,9 @@ COUNTS = {
     "ConsumedWCU": "consumed_wcu",
 }
 DIMENSIONS = ["table", "environment"]
+# python-json-logger drops extra fields whose names start with "_": the block travels as EMF_FIELD and log.py renames
+# it to "_aws" on output.
+EMF_FIELD = "aws_emf"
 
 
 class Emf:
@@ -43,7 +46,7 @@ class Emf:
         metrics = [{"Name": name, "Unit": "Count"} for name in COUNTS]
         metrics.append({"Name": "ItemsPerSecond", "Unit": "Count/Second"})
         return {
-            "_aws": {
+            EMF_FIELD: {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [{"Namespace": self.namespace, "Dimensions": [DIMENSIONS], "Metrics": metrics}],
             },

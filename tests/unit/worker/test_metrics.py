@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from stream_rerun.metrics import Emf
+import json
+from typing import Any
+
+from stream_rerun.log import configure_logging
+from stream_rerun.metrics import EMF_FIELD, Emf
 
 
 def test_lines_carry_deltas_under_the_table_and_environment_dimensions() -> None:
@@ -13,7 +17,7 @@ def test_lines_carry_deltas_under_the_table_and_environment_dimensions() -> None
     second = emf.fields(
         {"touched": 250, "failed": 1, "throttled_statements": 5, "consumed_wcu": 500.0, "items_per_s": 75}
     )
-    directive = first["_aws"]["CloudWatchMetrics"][0]
+    directive = first[EMF_FIELD]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "ddb-stream-rerun" and directive["Dimensions"] == [["table", "environment"]]
     assert {m["Name"] for m in directive["Metrics"]} == {"TouchedItems", "FailedItems", "ThrottledStatements",
                                                          "ConsumedWCU", "ItemsPerSecond"}  # fmt: skip
@@ -25,3 +29,11 @@ def test_lines_carry_deltas_under_the_table_and_environment_dimensions() -> None
 
 def test_no_namespace_no_metrics() -> None:
     assert Emf("", "orders", "prod").fields({"touched": 3}) == {}
+
+
+def test_the_block_is_written_as_aws(capsys: Any) -> None:
+    logger = configure_logging()
+    logger.info("progress", extra=Emf("ns", "orders", "dev").fields({"touched": 2}))
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ns" and EMF_FIELD not in line
+    assert line["TouchedItems"] == 2

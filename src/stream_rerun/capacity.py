@@ -46,7 +46,8 @@ class WriteBudget:
     ) -> None:
         self.per_statement = max(MIN_WCU_PER_STATEMENT, wcu_per_item)
         self.adaptive = adaptive or AdaptiveRate(max_wcu_per_second, clock)
-        self.wcu = Pacer(self.adaptive.rate, clock)
+        self.wcu = Pacer(self.adaptive.ceiling, clock)  # the cap: charged what DynamoDB consumed
+        self.sends = Pacer(self.adaptive.rate, clock)  # the adaptive rate: charged every unit sent, throttled or not
         self.items = Pacer(max_items_per_second or math.inf, clock)
         self.meter = RateMeter(clock=clock)
 
@@ -57,9 +58,9 @@ class WriteBudget:
 
     def reserve(self, statements: int) -> Reservation:
         """Reserve the estimated units of a request; the caller waits `wait` seconds, then sends it."""
-        self.wcu.rate = self.adaptive.rate
+        self.sends.rate = self.adaptive.rate
         units = statements * self.per_statement
-        wait = max(self.wcu.reserve(units), self.items.reserve(statements))
+        wait = max(self.wcu.reserve(units), self.sends.reserve(units), self.items.reserve(statements))
         return Reservation(statements, units, wait)
 
     def settle(self, reservation: Reservation, consumed: float | None, written: int) -> float:
@@ -74,16 +75,22 @@ class WriteBudget:
                 seen = max(MIN_WCU_PER_STATEMENT, consumed / written)
                 self.per_statement += _LEARN * (seen - self.per_statement)
         self.wcu.settle(reservation.units, actual)
+        # A throttled statement consumed nothing but was sent: resends must not outrun the adaptive rate.
+        self.sends.settle(reservation.units, max(actual, reservation.units))
         self.meter.add(actual)
         return actual
 
     def throttled(self) -> bool:
-        """DynamoDB throttled a statement or a request: cut the rate (at most once per interval)."""
-        return self.adaptive.throttled(self.meter.rate())
+        """DynamoDB throttled a statement or a request: cut the rate (at most once per cooldown)."""
+        return self.adaptive.throttled(self._accepted())
 
     def succeeded(self) -> None:
         """A request went through with no throttling: let the rate climb back."""
-        self.adaptive.succeeded()
+        self.adaptive.succeeded(self._accepted())
+
+    def _accepted(self) -> float:
+        """What DynamoDB accepted lately, in units/s; 0 while the meter knows too little to say."""
+        return self.meter.rate() if self.meter.known() else 0.0
 
 
 # ---- the budget a run starts with (preflight) ----

@@ -43,7 +43,7 @@ class Pacer:
 class RateMeter:
     """Units per second over the last `window` seconds (what DynamoDB really accepted)."""
 
-    def __init__(self, window: float = 2.0, clock: Clock = time.monotonic) -> None:
+    def __init__(self, window: float = 1.0, clock: Clock = time.monotonic) -> None:
         self.window = window
         self._clock = clock
         self._events: deque[tuple[float, float]] = deque()
@@ -55,6 +55,12 @@ class RateMeter:
             now = self._clock()
             self._first = now if self._first is None else self._first
             self._events.append((now, units))
+
+    def known(self) -> bool:
+        """True once the meter has seen a quarter of a window: before that its rate says more about the start-up (first
+        connections, a cold server) than about what DynamoDB accepts."""
+        with self._lock:
+            return self._first is not None and self._clock() - self._first >= self.window / 4
 
     def rate(self) -> float:
         """Units per second since the window's start (or since the first unit, early in a run)."""
@@ -69,13 +75,16 @@ class RateMeter:
 
 
 class AdaptiveRate:
-    """Additive increase, multiplicative decrease of a write rate, never above `ceiling` (None: no cap).
+    """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
-    Until the first throttle the rate is the ceiling (unlimited without one). A throttle sets it to `decrease` x the
-    rate DynamoDB actually accepted lately (at most once per `interval`: one congestion event, one cut); every
-    `interval` without a throttle adds `increase` x the rate of the last cut, so it climbs back to the edge linearly.
-    The rate never falls below `floor_share` of the first cut: throttling that does not follow the rate (a hot key,
-    another writer) is left to each batch's backoff, not answered with a rate that decays to nothing.
+    With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and doubles
+    every `interval` until the first throttle, and neither phase raises it past twice the rate DynamoDB was seen to
+    accept (so the first burst is at most about twice what the table takes). A throttle
+    sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
+    congestion event, one cut); every `interval` without a throttle then adds `increase` x the highest rate DynamoDB
+    was seen to accept, so the rate climbs back to the edge linearly, in a few seconds. It never falls below
+    `floor_share` of the first cut: throttling that does not follow the rate (a hot key, another writer) is left to
+    each batch's backoff, not answered with a rate that decays to nothing.
     """
 
     def __init__(
@@ -83,45 +92,56 @@ class AdaptiveRate:
         ceiling: float | None,
         clock: Clock = time.monotonic,
         *,
+        start: float = 100.0,
         decrease: float = 0.8,
-        increase: float = 0.02,
+        increase: float = 0.05,
         interval: float = 0.5,
+        cooldown: float = 1.0,
         floor: float = 1.0,
         floor_share: float = 0.1,
     ) -> None:
         self.ceiling = ceiling if ceiling is not None else math.inf
-        self.rate = self.ceiling
-        self.decrease, self.increase, self.interval, self.floor = decrease, increase, interval, floor
-        self.floor_share = floor_share
+        self.rate = self.ceiling if ceiling is not None else start
+        self.start = start
+        self.slow_start = ceiling is None
+        self.decrease, self.increase, self.interval, self.cooldown = decrease, increase, interval, cooldown
+        self.floor, self.floor_share = floor, floor_share
         self._cuts = 0
+        self._peak = 0.0  # the highest accepted rate seen
         self._clock = clock
-        self._changed = clock() - interval
-        self._step = 0.0
+        self._changed = clock()  # last growth step
+        self._cut_at = -math.inf  # last cut
         self._lock = threading.Lock()
 
     def throttled(self, accepted_rate: float) -> bool:
-        """A throttle was seen while DynamoDB accepted `accepted_rate`; True when the rate was cut."""
+        """A throttle was seen while DynamoDB accepted `accepted_rate` (0: not known yet); True if the rate was cut."""
         with self._lock:
             now = self._clock()
-            if now - self._changed < self.interval:
+            if now - self._cut_at < self.cooldown:
                 return False
+            self._peak = max(self._peak, accepted_rate)
             base = min(self.rate, accepted_rate) if accepted_rate > 0 else self.rate
-            if math.isinf(base):
-                base = self.floor / self.decrease
             self.rate = max(self.floor, min(self.ceiling, base * self.decrease))
             if self._cuts == 0:
                 self.floor = max(self.floor, self.rate * self.floor_share)
+            self.slow_start = False
             self._cuts += 1
-            self._step = max(self.floor * self.increase, self.rate * self.increase)
-            self._changed = now
+            self._cut_at = self._changed = now
             return True
 
-    def succeeded(self) -> None:
-        """A request went through unthrottled: climb by one step per `interval`."""
+    def succeeded(self, accepted_rate: float = 0.0) -> None:
+        """A request went through unthrottled while DynamoDB accepted `accepted_rate`: one step per `interval` since
+        the last change (doubling in slow start, else additive)."""
         with self._lock:
+            self._peak = max(self._peak, accepted_rate)
             now = self._clock()
-            if math.isinf(self.rate) or now - self._changed < self.interval:
-                return
             steps = int((now - self._changed) / self.interval)
-            self.rate = min(self.ceiling, self.rate + steps * self._step)
+            if steps <= 0:
+                return
+            if self.slow_start:
+                grown = self.rate * 2.0**steps
+            else:
+                grown = self.rate + steps * self.increase * max(self.rate, self._peak)
+            # Only a rate that is used is probed further: at most twice what DynamoDB was seen to accept.
+            self.rate = min(self.ceiling, max(self.rate, min(grown, 2 * max(self._peak, self.start))))
             self._changed += steps * self.interval

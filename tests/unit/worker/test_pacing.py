@@ -70,16 +70,39 @@ def test_meter_reports_units_per_second_over_its_window() -> None:
     assert meter.rate() == 0.0
 
 
+def test_slow_start_doubles_a_rate_in_use_until_the_first_throttle() -> None:
+    clock = Clock()
+    rate = AdaptiveRate(None, clock, start=100.0, interval=0.5)
+    assert rate.rate == 100.0  # no cap: start low
+    clock.now += 0.5
+    rate.succeeded(accepted_rate=100.0)
+    assert rate.rate == 200.0
+    clock.now += 1.0
+    rate.succeeded(accepted_rate=150.0)  # two intervals, but never past twice what DynamoDB was seen to accept
+    assert rate.rate == 300.0
+    assert rate.throttled(accepted_rate=250.0) and rate.rate == pytest.approx(200.0)  # 80% of what was accepted
+    assert not rate.slow_start
+
+
 def test_adaptive_rate_cuts_to_a_share_of_what_was_accepted_then_climbs_linearly() -> None:
     clock = Clock()
-    rate = AdaptiveRate(None, clock, decrease=0.8, increase=0.05, interval=0.5)
-    assert math.isinf(rate.rate)  # no cap and no throttle yet: unlimited
+    rate = AdaptiveRate(1e9, clock, decrease=0.8, increase=0.05, interval=0.5)
+    assert rate.rate == 1e9  # a cap: start at the cap
     assert rate.throttled(accepted_rate=1000.0)
     assert rate.rate == pytest.approx(800.0)
-    assert not rate.throttled(accepted_rate=500.0)  # the same congestion event: one cut per interval
-    clock.now += 2.0  # four intervals without a throttle
-    rate.succeeded()
-    assert rate.rate == pytest.approx(800.0 + 4 * 40.0)
+    clock.now += 0.5
+    assert not rate.throttled(accepted_rate=500.0)  # the same congestion event: one cut per cooldown (1 s)
+    clock.now += 1.5  # four intervals since the cut without a throttle: four steps of 5% of the most accepted (1000)
+    rate.succeeded(accepted_rate=800.0)
+    assert rate.rate == pytest.approx(800.0 + 4 * 50.0)
+    clock.now += 0.5
+    assert rate.throttled(accepted_rate=900.0) and rate.rate == pytest.approx(720.0)  # the cooldown has passed
+
+
+def test_a_throttle_before_the_meter_knows_cuts_from_the_rate_in_use() -> None:
+    # a wholly throttled answer can arrive before the meter has seen anything: 0 units/s is no measure of capacity
+    rate = AdaptiveRate(None, Clock(), start=100.0)
+    assert rate.throttled(accepted_rate=0.0) and rate.rate == pytest.approx(80.0)
 
 
 def test_adaptive_rate_never_exceeds_its_ceiling_nor_falls_below_its_floor() -> None:

@@ -68,3 +68,12 @@ def test_image_holds_no_configuration_or_credentials(container_cli: list[str], i
     names = {entry.split("=", 1)[0] for entry in json.loads(env)}
     assert not names & {"TABLE_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SSL_CERT_FILE"}
     assert {"PYTHONUNBUFFERED", "PATH"} <= names
+
+
+def test_image_ships_the_worker_only(container_cli: list[str], image: str) -> None:
+    probe = (
+        "import importlib.util as u; print([m for m in ('stream_rerun', 'stream_rerun_dev', 'rich') if u.find_spec(m)])"
+    )
+    out = subprocess.run([*container_cli, "run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", probe],
+                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert out == "['stream_rerun']"  # no developer tooling, no launcher extra

@@ -220,10 +220,12 @@ def test_runbook_run_id_pattern_is_the_workers() -> None:
 
 
 def test_operator_policy_grants_exactly_what_the_launcher_calls() -> None:
-    operator = blocks("data")["aws_iam_policy_document.operator"]
-    granted = {a for s in operator["statement"] for a in s["actions"]}
-    assert granted == set(OPERATOR_ACTIONS)
-    for statement in operator["statement"]:
+    documents = blocks("data")
+    operator = documents["aws_iam_policy_document.operator"]
+    assert operator["source_policy_documents"] == ["${data.aws_iam_policy_document.run_tasks.json}"]
+    statements = operator["statement"] + documents["aws_iam_policy_document.run_tasks"]["statement"]
+    assert {a for s in statements for a in s["actions"]} == set(OPERATOR_ACTIONS)
+    for statement in statements:
         assert all(r != "*" for r in statement["resources"]), statement["sid"]
 
 

@@ -143,40 +143,13 @@ resource "aws_iam_role_policy" "tasks" {
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
 # Must equal stream_rerun.launch.OPERATOR_ACTIONS (a test compares them, and records the launcher's calls).
 data "aws_iam_policy_document" "operator" {
+  # RunTask on this family, tag at launch, follow and stop, pass the roles: what the runbook role may do too.
+  source_policy_documents = [data.aws_iam_policy_document.run_tasks.json]
+
   statement {
     sid       = "ReadRunConfiguration"
     actions   = ["ssm:GetParameter"]
     resources = [aws_ssm_parameter.run_task_config.arn]
-  }
-
-  statement {
-    sid       = "RunThisTaskFamily"
-    actions   = ["ecs:RunTask"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${aws_ecs_task_definition.this.family}:*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-  }
-
-  statement {
-    sid       = "TagTasksAtLaunch"
-    actions   = ["ecs:TagResource"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RunTask"]
-    }
-  }
-
-  statement {
-    sid       = "FollowAndStopTasks"
-    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"]
   }
 
   # ListTasks (for --attach) is authorised on container instances, scoped by the ecs:cluster condition.
@@ -189,18 +162,6 @@ data "aws_iam_policy_document" "operator" {
       test     = "ArnEquals"
       variable = "ecs:cluster"
       values   = [local.cluster_arn]
-    }
-  }
-
-  statement {
-    sid       = "PassTaskRoles"
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.task_exec.arn, aws_iam_role.tasks.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com"]
     }
   }
 

@@ -52,7 +52,8 @@ resource "aws_iam_role" "runbook" {
   tags               = local.tags
 }
 
-data "aws_iam_policy_document" "runbook" {
+# Also the core of the operator policy (iam.tf), which adds what the launcher needs besides.
+data "aws_iam_policy_document" "run_tasks" {
   statement {
     sid       = "RunThisTaskFamily"
     actions   = ["ecs:RunTask"]
@@ -99,5 +100,5 @@ data "aws_iam_policy_document" "runbook" {
 resource "aws_iam_role_policy" "runbook" {
   name   = "run-task"
   role   = aws_iam_role.runbook.id
-  policy = data.aws_iam_policy_document.runbook.json
+  policy = data.aws_iam_policy_document.run_tasks.json
 }

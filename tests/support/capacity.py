@@ -13,8 +13,9 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
   (it costs nothing), the admitted ones are forwarded to the emulator and answered with its answers;
 - `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share).
 
-It can also lose answers: `lose_share` of BatchExecuteStatement requests are applied and then the connection is
-closed without an answer (botocore: ConnectionClosedError), and `outage(seconds)` closes every connection unanswered.
+It can also throttle a share of statements at random (`throttle_share`), lose answers (`lose_share` of
+BatchExecuteStatement requests are applied, then the connection is closed without an answer: botocore's
+ConnectionClosedError), and `outage(seconds)` closes every connection unanswered.
 `ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
 """
 
@@ -110,6 +111,7 @@ class CapacityModel:
     table_wcu: float = math.inf
     burst_s: float = 1.0
     lose_share: float = 0.0
+    throttle_share: float = 0.0  # statements throttled at random, whatever the buckets hold (a hot key elsewhere)
 
 
 class CapacityProxy:
@@ -278,7 +280,7 @@ class CapacityProxy:
     def _admit(self, st: Statement) -> bool:
         """Take the statement's units from every bucket it draws on, or from none (throttled)."""
         draws = [(self._bucket(b), self._share(st, b)) for b in st.buckets]
-        if not all(bucket.has(cost) for bucket, cost in draws):
+        if self.random.random() < self.model.throttle_share or not all(b.has(cost) for b, cost in draws):
             return False
         for bucket, cost in draws:
             bucket.tokens -= cost

@@ -71,6 +71,19 @@ def test_one_partition_without_cap_runs_near_the_partitions_rate(
     assert fired_by(stream(table), "edge") == Counter(keys)
 
 
+def test_a_fifth_of_statements_throttled_at_random_still_completes(
+    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any
+) -> None:
+    table = make_table()
+    keys = loaded(ddb, table, 600)
+    with CapacityProxy(endpoint, CapacityModel(throttle_share=0.2)) as proxy:
+        result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="random")
+    s = result.summary
+    assert proxy.throttled > 100 and s["throttled_statements"] == proxy.throttled
+    assert result.code == 0 and s["touched"] == 600 and s["failed"] == 0
+    assert fired_by(stream(table), "random") == Counter(keys)
+
+
 def test_max_wcu_percent_derives_the_cap_from_the_table_and_the_partition(
     ddb: Any, make_table: Any, worker: Any
 ) -> None:

@@ -286,9 +286,9 @@ def measure_capacity() -> dict[str, Any]:
         units, seconds = proxy.rate()
         out["cap"] = {"cap": 250.0, "units": units, "seconds": seconds, "worst": proxy.max_window(1.0),
                       "reported": summary["consumed_wcu"]}  # fmt: skip
-    limit = 200.0
+    limit = 100.0
     with local.dynamodb_local(cache) as endpoint, CapacityProxy(endpoint, CapacityModel(partition_wcu=limit)) as proxy:
-        table = load_sized(endpoint, "edge", 2400, 150)  # 1 unit a touch: 12 s at the partition's rate
+        table = load_sized(endpoint, "edge", 1500, 150)  # 1 unit a touch: 15 s at the partition's rate
         summary = in_process(proxy.endpoint, table, HASH_KEY_VALUE=PARTITION)
         units, seconds = proxy.rate()
         out["edge"] = {"limit": limit, "units": units, "seconds": seconds, "exit": summary["exit_code"],
@@ -317,7 +317,7 @@ def capacity_report(c: dict[str, Any]) -> str:
         f"{cap['worst']:.0f} WCU; overall {cap['units'] / cap['seconds']:.1f} WCU/s ({cap['units']:.0f} units, summary "
         f"{cap['reported']:.0f}) | max window / cap {cap['worst'] / cap['cap']:.2f}; overall / cap "
         f"{cap['units'] / cap['seconds'] / cap['cap']:.3f} |\n"
-        f"| partition-limited: 2,400 items of 1 WCU in one partition of {edge['limit']:g} WCU/s, no cap | "
+        f"| partition-limited: 1,500 items of 1 WCU in one partition of {edge['limit']:g} WCU/s, no cap | "
         f"{edge['units'] / edge['seconds']:.0f} WCU/s, exit {edge['exit']}, {edge['throttled']} of "
         f"{edge['statements']} statements throttled | rate / limit "
         f"{edge['units'] / edge['seconds'] / edge['limit']:.2f}; throttled "

@@ -52,8 +52,9 @@ class WriteBudget:
         self.meter = RateMeter(clock=clock)
 
     def batch_size(self, largest: int) -> int:
-        """Statements per request: small caps get small requests, so no second sees a burst of a whole batch."""
-        caps = [self.items.rate, self.adaptive.ceiling / self.per_statement]
+        """Statements per request: small caps (and a low adaptive rate) get small requests, so no second sees a
+        burst of a whole batch and a throttled request says so early."""
+        caps = [self.items.rate, min(self.adaptive.ceiling, self.adaptive.rate) / self.per_statement]
         return max(1, min(largest, int(min(caps) / 10))) if any(math.isfinite(c) for c in caps) else largest
 
     def reserve(self, statements: int) -> Reservation:

@@ -74,7 +74,6 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.emf = emf or Emf("", "", "")
         self.stall = StallWatch(self.retry.stall_s)
-        self.batch_size = self.budget.batch_size(BATCH_SIZE)
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.abort_error: RerunError | None = None
@@ -106,8 +105,9 @@ class Engine:
         try:
             for page in _prefetch(pages, self.stop_event, self.abort):
                 self.counters.add("selected", len(page))
-                for start in range(0, len(page), self.batch_size):
-                    batch = page[start : start + self.batch_size]
+                size = self.budget.batch_size(BATCH_SIZE)  # follows the adaptive rate, page by page
+                for start in range(0, len(page), size):
+                    batch = page[start : start + size]
                     if not self._submit(pool, slots, batch):
                         self.counters.add("unprocessed", len(batch))
         finally:

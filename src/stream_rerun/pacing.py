@@ -78,8 +78,8 @@ class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
     With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and doubles
-    every `interval` until the first throttle, and neither phase raises it past twice the rate DynamoDB was seen to
-    accept (so the first burst is at most about twice what the table takes). A throttle
+    every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen to
+    accept twice over (so a burst is at most about twice what the table takes). A throttle
     sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
     congestion event, one cut); every `interval` without a throttle then adds `increase` x the highest rate DynamoDB
     was seen to accept, so the rate climbs back to the edge linearly, in a few seconds. It never falls below

@@ -8,7 +8,9 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
   1, also when its condition fails), plus, for every index that projects a changed attribute (ALL, or INCLUDE naming
   it), the index entry's own units; a KEYS_ONLY index costs nothing;
 - each base-table partition (one partition key value) and each index partition (one index key value) is a token
-  bucket of `partition_wcu` units/s holding at most `burst_s` seconds of them, and the table one of `table_wcu`;
+  bucket of `partition_wcu` units/s holding at most `partition_burst_s` seconds of them (a partition's 1,000 WCU/s is
+  a hard limit: burst capacity does not lift it), and the table one of `table_wcu` holding `burst_s` seconds (AWS
+  keeps up to 300 s of unused table capacity);
   a statement that finds any of its buckets short is answered `ProvisionedThroughputExceeded` without being sent
   (it costs nothing), the admitted ones are forwarded to the emulator and answered with its answers;
 - `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share).
@@ -105,11 +107,12 @@ class Statement:
 
 @dataclass
 class CapacityModel:
-    """Limits in write units per second; burst in seconds of a bucket's rate (AWS keeps up to 300 s)."""
+    """Limits in write units per second; bursts in seconds of a bucket's rate."""
 
     partition_wcu: float = 1000.0
     table_wcu: float = math.inf
     burst_s: float = 1.0
+    partition_burst_s: float = 1.0
     lose_share: float = 0.0
     throttle_share: float = 0.0  # statements throttled at random, whatever the buckets hold (a hot key elsewhere)
 
@@ -273,8 +276,10 @@ class CapacityProxy:
 
     def _bucket(self, key: tuple[Any, ...]) -> Bucket:
         if key not in self.buckets:
-            rate = self.model.table_wcu if len(key) == 1 else self.model.partition_wcu
-            self.buckets[key] = Bucket(rate, self.model.burst_s)
+            if len(key) == 1:
+                self.buckets[key] = Bucket(self.model.table_wcu, self.model.burst_s)
+            else:
+                self.buckets[key] = Bucket(self.model.partition_wcu, self.model.partition_burst_s)
         return self.buckets[key]
 
     def _admit(self, st: Statement) -> bool:

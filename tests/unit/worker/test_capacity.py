@@ -43,7 +43,8 @@ def test_budget_charges_the_estimate_when_nothing_is_reported_and_nothing_for_th
 def test_small_caps_make_small_batches() -> None:
     assert WriteBudget(5.0, max_wcu_per_second=200.0).batch_size(25) == 4  # 40 items/s: 4 a request
     assert WriteBudget(1.0, max_items_per_second=50.0).batch_size(25) == 5
-    assert WriteBudget(1.0).batch_size(25) == 25
+    assert WriteBudget(1.0).batch_size(25) == 10  # no cap: slow start at 100 units/s, 10 a request
+    assert WriteBudget(1.0, max_wcu_per_second=1e6).batch_size(25) == 25
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,18 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stream_rerun.aws import dynamodb_client, s3_client
 from stream_rerun.capacity import RunBudget, WriteBudget
 from stream_rerun.config import Settings, load_settings
 from stream_rerun.engine import Engine
 from stream_rerun.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, RerunError
+from stream_rerun.filters import ItemFilter
 from stream_rerun.log import always, configure_logging
 from stream_rerun.metrics import Emf
+from stream_rerun.redrive import RedriveFile, location_of
 from stream_rerun.retry import RetryPolicy
 from stream_rerun.selection import Selection, plan
 from stream_rerun.table import TableInfo, describe
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 log = logging.getLogger("stream_rerun")
+T = TypeVar("T")
 
 
 def main() -> int:
@@ -44,16 +47,20 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
-        selection = plan(settings, table, client, lambda: s3_client(settings.aws_region))
+        s3 = _lazy(lambda: s3_client(settings.aws_region))
+        selection = plan(settings, table, client, s3)
         budget = RunBudget.of(settings, table)
+        redrive = _redrive_file(settings, s3)
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
-    toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id)
+    only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+    toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
-    engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf)
+    engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
+                    unsettled=redrive.add if redrive else None)  # fmt: skip
     started = {**_describe_run(settings, table, selection), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
     with _stop_on_signals(engine):
@@ -61,15 +68,47 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
             engine.run(selection.pages())
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
-    code = exit_code(engine)
-    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates()}
+    redrive_fields, redrive_error = _close_redrive(redrive, engine)
+    code = EXIT_FAILED if redrive_error and exit_code(engine) == EXIT_OK else exit_code(engine)
+    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
-    if engine.abort_error is not None:
-        summary["error"] = str(engine.abort_error)
+    if engine.abort_error is not None or redrive_error:
+        summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error) if e)
     always(log, "summary", **summary, **emf.fields(summary))
     return code
+
+
+def _lazy(factory: Callable[[], T]) -> Callable[[], T]:
+    """One client, made on first use (the S3 client only when a key file or re-drive file is on S3)."""
+    made: list[T] = []
+
+    def get() -> T:
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
+def _redrive_file(settings: Settings, s3: Callable[[], Any]) -> RedriveFile | None:
+    location = location_of(settings)
+    return None if location is None or settings.dry_run else RedriveFile(location, s3)
+
+
+def _close_redrive(redrive: RedriveFile | None, engine: Engine) -> tuple[dict[str, Any], RerunError | None]:
+    """Put the re-drive file in place; the summary's fields about it, and the error when it could not be."""
+    if redrive is None:
+        return {}, None
+    fields = {"failed_keys_out": redrive.location, "failed_keys_written": redrive.count,
+              "selection_read_to_end": engine.read_to_end}  # fmt: skip
+    try:
+        redrive.close()
+    except RerunError as exc:
+        log.error(str(exc), extra={"event": "failed_keys_out_error"})
+        return {**fields, "failed_keys_out": None}, exc
+    return fields, None
 
 
 def exit_code(engine: Engine) -> int:
@@ -92,6 +131,8 @@ def _describe_run(settings: Settings, table: TableInfo, selection: Selection) ->
         "concurrency": settings.concurrency,
         "max_items_per_second": settings.max_items_per_second,
         "max_wcu_per_second": settings.max_wcu_per_second,
+        "filter": {settings.filter_attribute: list(settings.filter_values)} if settings.filter_values else None,
+        "failed_keys_out": location_of(settings),
     }
 
 

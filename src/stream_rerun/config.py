@@ -24,7 +24,15 @@ Variables (README has the same table):
     ALL_ITEMS                true: select every item of the table (parallel Scan, keys only); explicit opt-in
     TOTAL_SEGMENTS           Scan segments for ALL_ITEMS (default: one per 2 GiB of table, at least WORKER_COUNT)
     WORKER_INDEX/WORKER_COUNT  this task's share of the work when several tasks run one RUN_ID (default 0 of 1)
-    KEYS_FILE                select the keys listed in a JSON Lines file: a local path or s3://bucket/key
+    KEYS_FILE                select the keys listed in a JSON Lines file (gzipped when it ends in .gz): a local path
+                             or s3://bucket/key; or a DynamoDB export's folder (the one holding manifest-summary.json)
+    SORT_KEY_BEGINS_WITH     narrow a HASH_KEY_VALUE or date run to sort keys with this prefix (in the key condition)
+    SORT_KEY_FROM/SORT_KEY_TO  narrow it to an inclusive sort key range instead (typed from the key schema)
+    FILTER_ATTRIBUTE         touch only items whose attribute holds one of FILTER_VALUES (checked in the touch's own
+                             condition; the others are counted filtered_out)
+    FILTER_VALUES            a JSON array of plain values: strings are S, numbers N, true/false BOOL
+    FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
+                             local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
                              ddb-stream-rerun; empty: none)
     METRICS_ENVIRONMENT      the metrics' environment dimension (Terraform sets the environment's name)
@@ -35,19 +43,40 @@ The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stream_rerun.errors import ConfigError
 
 _NAME = r"^[A-Za-z0-9_.\-]{3,255}$"
 _RUN_ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
 _MAX_RANGE_DAYS = 3660
+MAX_FILTER_VALUES = 50  # kept well inside a statement's parameter limits
+
+
+def _filter_values(value: Any) -> Any:
+    """FILTER_VALUES: a JSON array (from the environment) of strings, numbers and booleans, 1 to 50 of them."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError('is not JSON: write a JSON array such as ["FAILED", 3, true]') from None
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_FILTER_VALUES:
+        raise ValueError(f"must be a JSON array of 1 to {MAX_FILTER_VALUES} values")
+    for one in value:
+        if not isinstance(one, str | int | float | bool) or (isinstance(one, float) and not math.isfinite(one)):
+            raise ValueError(f"holds {json.dumps(one)}: only strings, numbers and true/false are allowed")
+    return tuple(value)
+
+
+FilterValues = Annotated[tuple[str | int | float | bool, ...], NoDecode, BeforeValidator(_filter_values)]
 
 
 def _generated_run_id() -> str:
@@ -91,6 +120,16 @@ class Settings(BaseSettings):
     worker_index: int = Field(0, ge=0, description="set a whole number from 0 to WORKER_COUNT - 1")
     worker_count: int = Field(1, ge=1, le=1000, description="set a whole number from 1 to 1000")
     keys_file: str | None = Field(None, min_length=1, description="set a local path or an s3://bucket/key URI")
+    sort_key_begins_with: str | None = Field(None, min_length=1, description="set a sort key prefix")
+    sort_key_from: str | None = Field(None, min_length=1, description="set the first sort key of the range")
+    sort_key_to: str | None = Field(None, min_length=1, description="set the last sort key of the range (inclusive)")
+    filter_attribute: str | None = Field(None, min_length=1, description="set the attribute name to filter on")
+    filter_values: FilterValues | None = Field(
+        None, description='set a JSON array of strings, numbers or true/false, e.g. ["FAILED","TIMEOUT"]'
+    )
+    failed_keys_out: str | None = Field(
+        None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
+    )
     metrics_namespace: str = Field(
         "ddb-stream-rerun", pattern=r"^[^:]{0,255}$", description="set a CloudWatch namespace, or empty for none"
     )
@@ -106,7 +145,19 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("hash_key_value", "gsi_date", "gsi_date_from", "gsi_date_to", "gsi_name", "keys_file")
+    @field_validator(
+        "hash_key_value",
+        "gsi_date",
+        "gsi_date_from",
+        "gsi_date_to",
+        "gsi_name",
+        "keys_file",
+        "sort_key_begins_with",
+        "sort_key_from",
+        "sort_key_to",
+        "filter_attribute",
+        "failed_keys_out",
+    )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -131,7 +182,26 @@ class Settings(BaseSettings):
         if self.revision_attribute == self.rerun_marker_attribute:
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
         self._check_sharing()
+        self._check_narrowing()
         return self
+
+    def _check_narrowing(self) -> None:
+        ranged = self.sort_key_from is not None or self.sort_key_to is not None
+        if ranged and (self.sort_key_from is None or self.sort_key_to is None):
+            raise ValueError("SORT_KEY_FROM and SORT_KEY_TO go together: set both, or use SORT_KEY_BEGINS_WITH")
+        if ranged and self.sort_key_begins_with is not None:
+            raise ValueError("SORT_KEY_BEGINS_WITH and SORT_KEY_FROM/SORT_KEY_TO exclude each other: keep one")
+        if (ranged or self.sort_key_begins_with is not None) and self.hash_key_value is None and not self.gsi_name:
+            raise ValueError("SORT_KEY_* narrows a partition or a date: set HASH_KEY_VALUE or a GSI_DATE selection, "
+                             "or unset them")  # fmt: skip
+        if (self.filter_attribute is None) != (self.filter_values is None):
+            raise ValueError("FILTER_ATTRIBUTE and FILTER_VALUES go together: set both (FILTER_VALUES='[\"FAILED\"]')")
+        if self.failed_keys_out is not None and self.failed_keys_out.startswith("s3://"):
+            bucket, _, key = self.failed_keys_out[5:].partition("/")
+            if not bucket or not key:
+                raise ValueError(
+                    f"FAILED_KEYS_OUT {self.failed_keys_out!r} is not s3://bucket/key or s3://bucket/prefix/"
+                )
 
     def _check_sharing(self) -> None:
         if self.worker_index >= self.worker_count:

@@ -26,6 +26,7 @@ from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 5.0
+LEFTOVER_WAIT_S = 5.0  # after a stop, how long a page being read may take to arrive for the re-drive file
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Counters:
     touched: int = 0
     already_done: int = 0
     vanished: int = 0
+    filtered_out: int = 0
     failed: int = 0
     unprocessed: int = 0
     retried_requests: int = 0
@@ -67,6 +69,8 @@ class Engine:
         budget: WriteBudget | None = None,
         retry: RetryPolicy | None = None,
         emf: Emf | None = None,
+        *,
+        unsettled: Callable[[list[Key]], None] | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
@@ -79,6 +83,8 @@ class Engine:
         self.abort_error: RerunError | None = None
         self.signal: int | None = None
         self.started = time.monotonic()
+        self.unsettled = unsettled  # receives every key that ends failed or unprocessed (FAILED_KEYS_OUT)
+        self.read_to_end = False  # the selection was read to its end (else the re-drive file cannot cover it)
 
     # ---- stopping ----
     def interrupt(self, signum: int) -> None:
@@ -102,18 +108,23 @@ class Engine:
         progress = threading.Thread(target=self._progress, name="progress", daemon=True)
         progress.start()
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="touch")
+        prefetch = Prefetch(pages, self.stop_event, self.abort)
         try:
-            for page in _prefetch(pages, self.stop_event, self.abort):
+            for page in prefetch:
                 self.counters.add("selected", len(page))
                 size = self.budget.batch_size(BATCH_SIZE)  # follows the adaptive rate, page by page
                 for start in range(0, len(page), size):
                     batch = page[start : start + size]
                     if not self._submit(pool, slots, batch):
-                        self.counters.add("unprocessed", len(batch))
+                        self._unprocessed(batch)
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
             self.stop_event.set()
             progress.join(timeout=1)
+        for page in prefetch.leftovers():  # read before the stop but never started: selected, and re-drivable
+            self.counters.add("selected", len(page))
+            self._unprocessed(page)
+        self.read_to_end = prefetch.exhausted
         return self.counters
 
     def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore, batch: list[Key]) -> bool:
@@ -199,7 +210,12 @@ class Engine:
         or whose last answer was lost (they may have been written), are unprocessed: the same RUN_ID settles them."""
         refused = [p for p in pending if sent and not p.maybe_written] if self.abort_error is not None else []
         self._settle_all(refused, f"not written: the run stopped ({self.abort_error})")
-        self.counters.add("unprocessed", len(pending) - len(refused))
+        self._unprocessed([p.key for p in pending if p not in refused])
+
+    def _unprocessed(self, keys: list[Key]) -> None:
+        self.counters.add("unprocessed", len(keys))
+        if self.unsettled is not None and keys:
+            self.unsettled(keys)
 
     def _settle_all(self, pending: list[Pending], reason: str) -> None:
         self._record([(p.key, Outcome.FAILED, reason) for p in pending])
@@ -211,6 +227,9 @@ class Engine:
             self.counters.add(outcome.value)
             if outcome is Outcome.FAILED:
                 log.warning("item failed", extra={"event": "item_failed", "key": plain_key(key), "reason": detail})
+        failed = [key for key, outcome, _ in settled if outcome is Outcome.FAILED]
+        if self.unsettled is not None and failed:
+            self.unsettled(failed)
 
     # ---- progress ----
     def _progress(self) -> None:
@@ -222,7 +241,7 @@ class Engine:
         """The counters plus elapsed time and throughput so far."""
         counts = self.counters.snapshot()
         elapsed = time.monotonic() - self.started
-        done = counts["touched"] + counts["already_done"] + counts["vanished"] + counts["failed"]
+        done = sum(counts[outcome.value] for outcome in Outcome)
         counts["elapsed_s"] = round(elapsed, 3)
         counts["items_per_s"] = round(done / elapsed, 1) if elapsed > 0 else 0.0
         counts["wcu_per_s"] = round(counts["consumed_wcu"] / elapsed, 1) if elapsed > 0 else 0.0
@@ -230,39 +249,65 @@ class Engine:
         return counts
 
 
-def _prefetch(
-    pages: Iterator[list[Key]], stop: threading.Event, on_error: Callable[[RerunError], None]
-) -> Iterator[list[Key]]:
-    """Yield pages while a thread reads the next ones (at most two ahead); stop early when `stop` is set."""
-    box: queue.Queue[list[Key] | BaseException | None] = queue.Queue(maxsize=2)
+class Prefetch:
+    """Iterate over pages while a thread reads the next ones (at most two ahead); stop early when `stop` is set.
+    After a stop, `leftovers()` hands back the pages read but not taken, and `exhausted` tells whether the source
+    was read to its end."""
 
-    def reader() -> None:
+    def __init__(
+        self, pages: Iterator[list[Key]], stop: threading.Event, on_error: Callable[[RerunError], None]
+    ) -> None:
+        self.pages = pages
+        self.stop = stop
+        self.on_error = on_error
+        self.box: queue.Queue[list[Key] | BaseException | None] = queue.Queue(maxsize=2)
+        self.held: list[Key] = []  # the page the reader had in hand when the run stopped
+        self.exhausted = False
+        self.thread = threading.Thread(target=self._read, name="prefetch", daemon=True)
+
+    def _put(self, item: list[Key] | BaseException | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.box.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
         try:
-            for page in pages:
-                while not stop.is_set():
-                    try:
-                        box.put(page, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for page in self.pages:
+                if not self._put(page):
+                    self.held = page
                     return
-            box.put(None)
+            self.exhausted = True
+            self._put(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            box.put(exc)
+            self._put(exc)
 
-    thread = threading.Thread(target=reader, name="prefetch", daemon=True)
-    thread.start()
-    while not stop.is_set():
-        try:
-            item = box.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            on_error(
-                item if isinstance(item, RerunError) else as_rerun_error(item, "DynamoDB", "reading the selection")
-            )
-            return
-        yield item
+    def __iter__(self) -> Iterator[list[Key]]:
+        self.thread.start()
+        while not self.stop.is_set():
+            try:
+                item = self.box.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                self.on_error(as_rerun_error(item, "DynamoDB", "reading the selection"))
+                return
+            yield item
+
+    def leftovers(self) -> list[list[Key]]:
+        """Pages read but not taken (call after the stop); waits briefly for a read in progress."""
+        if self.thread.is_alive():
+            self.thread.join(timeout=LEFTOVER_WAIT_S)
+        pages = [self.held] if self.held else []
+        while True:
+            try:
+                item = self.box.get_nowait()
+            except queue.Empty:
+                return pages
+            if isinstance(item, list) and item:
+                pages.append(item)

@@ -1,5 +1,6 @@
-"""KEYS_FILE: a JSON Lines list of keys (a local path or s3://bucket/key), read twice: once to check every line
-before any write, once to select. One key per line, either DynamoDB JSON or plain values typed from the key schema:
+"""KEYS_FILE: a JSON Lines list of keys (a local path or s3://bucket/key, gzipped when its name ends in .gz), read
+twice: once to check every line before any write, once to select. (A DynamoDB export's folder is read through its
+manifest instead: export.py.) One key per line, either DynamoDB JSON or plain values typed from the key schema:
 
     {"pk": {"S": "cust-1"}, "sk": {"N": "42"}}      DynamoDB JSON (other attributes are ignored)
     {"pk": "cust-1", "sk": 42}                      plain values
@@ -9,6 +10,8 @@ before any write, once to select. One key per line, either DynamoDB JSON or plai
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +30,8 @@ Lines = Callable[[], Iterator[str]]
 
 
 def opener(location: str, s3: Any) -> Lines:
-    """A function that opens the file afresh and yields its lines; `s3` is a client factory for s3:// URIs."""
+    """A function that opens the file afresh and yields its lines (decompressed when the name ends in .gz, streamed:
+    memory stays flat); `s3` is a client factory for s3:// URIs."""
     if location.startswith("s3://"):
         bucket, _, key = location[5:].partition("/")
         if not bucket or not key:
@@ -41,8 +45,8 @@ def opener(location: str, s3: Any) -> Lines:
                 raise ConfigError(
                     f"KEYS_FILE {location} cannot be read ({error}): check the URI and the task role's s3:GetObject"
                 ) from None
-            for raw in body.iter_lines():
-                yield raw.decode("utf-8")
+            with body:
+                yield from _lines(body, location)
 
         return from_s3
     path = Path(location)
@@ -50,11 +54,19 @@ def opener(location: str, s3: Any) -> Lines:
         raise ConfigError(f"KEYS_FILE {location!r} is not a readable file: give a local path or an s3:// URI")
 
     def from_disk() -> Iterator[str]:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                yield line.rstrip("\n")
+        with path.open("rb") as handle:
+            yield from _lines(handle, location)
 
     return from_disk
+
+
+def _lines(raw: Any, location: str) -> Iterator[str]:
+    binary = gzip.GzipFile(fileobj=raw, mode="rb") if location.endswith(".gz") else raw
+    try:
+        for line in io.TextIOWrapper(binary, encoding="utf-8"):
+            yield line.rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ConfigError(f"KEYS_FILE {location} cannot be read: {exc}: give JSON Lines (gzipped if .gz)") from None
 
 
 def check(lines: Lines, table: TableInfo, location: str) -> int:

@@ -21,6 +21,12 @@ def plain_key(key: Key) -> dict[str, Any]:
     return out
 
 
+def json_key(key: Key) -> dict[str, Any]:
+    """A key in DynamoDB JSON as a KEYS_FILE line holds it: binary as base64, as in exports."""
+    return {name: {kind: base64.b64encode(raw).decode() if kind == "B" else raw for kind, raw in value.items()}
+            for name, value in key.items()}  # fmt: skip
+
+
 def typed(var: str, raw: str, kind: str) -> Key:
     """A string from the environment as a DynamoDB AttributeValue of type `kind` (S, N or B as base64)."""
     if kind == "S":

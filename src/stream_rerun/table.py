@@ -55,6 +55,10 @@ class TableInfo:
         return self.key_names[0]
 
     @property
+    def range_key(self) -> str | None:
+        return self.key_names[1] if len(self.key_names) > 1 else None
+
+    @property
     def average_item_bytes(self) -> float:
         """DescribeTable's size / item count (AWS refreshes both about every six hours); 0 for an empty table."""
         return self.size_bytes / self.item_count if self.item_count else 0.0

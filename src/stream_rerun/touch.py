@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from stream_rerun.filters import ItemFilter
     from stream_rerun.keys import Key
     from stream_rerun.table import TableInfo
 
@@ -35,6 +36,7 @@ class Outcome(StrEnum):
     TOUCHED = "touched"
     ALREADY_DONE = "already_done"
     VANISHED = "vanished"
+    FILTERED_OUT = "filtered_out"
     FAILED = "failed"
 
 
@@ -85,17 +87,26 @@ class Toucher:
     """Builds the statements for one table and classifies each statement's answer."""
 
     def __init__(
-        self, client: DynamoDBClient, table: TableInfo, revision: str, marker: str | None, run_id: str
+        self,
+        client: DynamoDBClient,
+        table: TableInfo,
+        revision: str,
+        marker: str | None,
+        run_id: str,
+        *,
+        only: ItemFilter | None = None,
     ) -> None:
         self.client = client
         self.key_names = table.key_names
         self.revision = revision
         self.marker = marker
         self.run_id = run_id
+        self.only = only
         rev = _quote(revision)
         set_marker = f" SET {_quote(marker)} = ?" if marker else ""
         where = " AND ".join(f"{_quote(k)} = ?" for k in table.key_names)
         not_done = f" AND ({_quote(marker)} IS MISSING OR {_quote(marker)} <> ?)" if marker else ""
+        not_done += f" AND {only.partiql(_quote(only.attribute))}" if only else ""
         # Names are quoted identifiers; every value is a statement parameter, never text in the statement.
         head = f"UPDATE {_quote(table.name)} SET {rev} = "  # noqa: S608
         self._statements = {
@@ -106,7 +117,8 @@ class Toucher:
     def statement(self, pending: Pending) -> dict[str, Any]:
         """The BatchStatementRequest for one item (both variants take the same parameters)."""
         run = [{"S": self.run_id}] if self.marker else []
-        params = [{"N": "1"}, *run, *(pending.key[k] for k in self.key_names), *run]
+        only = list(self.only.values) if self.only else []
+        params = [{"N": "1"}, *run, *(pending.key[k] for k in self.key_names), *run, *only]
         return {
             "Statement": self._statements[pending.variant],
             "Parameters": params,
@@ -153,6 +165,9 @@ class Toucher:
             return
         if self.marker and item.get(self.marker) == {"S": self.run_id}:
             result.settled.append((pending.key, Outcome.ALREADY_DONE, ""))
+            return
+        if self.only and not self.only.matches(item):  # it no longer (or never did) hold a FILTER_VALUES value
+            result.settled.append((pending.key, Outcome.FILTERED_OUT, ""))
             return
         revision = item.get(self.revision)
         if pending.variant is Variant.INIT and revision is not None and "N" in revision and pending.refused:

@@ -1,0 +1,128 @@
+"""KEYS_FILE naming a DynamoDB export's folder (`s3://bucket/prefix/AWSDynamoDB/<export-id>/`, or a local copy):
+the key source for a table of any size that costs no read capacity.
+
+The folder holds `manifest-summary.json` (format, item count), `manifest-files.json` (one line per data file with
+its item count) and `data/*.json.gz` with one `{"Item": {...}}` line per item, which keyfile.parse_key reads. Data
+files are found by name under the folder's own `data/` (so a copied export works too). Each of WORKER_COUNT tasks
+takes every N-th data file; each file's lines are counted against the manifest as they stream by.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stream_rerun import keyfile
+from stream_rerun.errors import ConfigError, RunAbortedError
+
+if TYPE_CHECKING:
+    from stream_rerun.keys import Key
+    from stream_rerun.table import TableInfo
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "manifest-summary.json"
+FILES = "manifest-files.json"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    location: str
+    items: int  # the manifest's itemCount for the file
+
+
+@dataclass(frozen=True)
+class Export:
+    folder: str
+    arn: str
+    table_arn: str
+    items: int
+    files: tuple[DataFile, ...]
+
+    def share(self, index: int, count: int) -> list[DataFile]:
+        """Worker `index`'s data files: every `count`-th from `index`."""
+        return list(self.files[index::count])
+
+
+def is_export(location: str) -> bool:
+    """A folder: an s3:// URI ending in /, or a local directory."""
+    return location.endswith("/") if location.startswith("s3://") else Path(location).is_dir()
+
+
+def _join(folder: str, name: str) -> str:
+    return folder + name if folder.startswith("s3://") else str(Path(folder) / name)
+
+
+def _read_text(location: str, s3: Callable[[], Any]) -> Iterator[str]:
+    try:
+        yield from keyfile.opener(location, s3)()
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (KEYS_FILE names a folder, so it must be a DynamoDB export's)") from None
+
+
+def read(folder: str, s3: Callable[[], Any]) -> Export:
+    """The export's manifests, checked: DYNAMODB_JSON, and the files' counts adding up. Raises ConfigError."""
+    folder = folder if folder.endswith("/") or not folder.startswith("s3://") else folder + "/"
+    try:
+        summary = json.loads("\n".join(_read_text(_join(folder, SUMMARY), s3)))
+        files = [json.loads(line) for line in _read_text(_join(folder, FILES), s3) if line.strip()]
+        data = tuple(DataFile(_join(folder, "data/" + posixpath.basename(f["dataFileS3Key"])), int(f["itemCount"]))
+                     for f in files)  # fmt: skip
+        total = int(summary["itemCount"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"KEYS_FILE {folder}: the export's manifests are malformed ({type(exc).__name__}: {exc}): "
+                          "give the folder of a completed export, unchanged") from None  # fmt: skip
+    kind = summary.get("outputFormat", "DYNAMODB_JSON")
+    if kind != "DYNAMODB_JSON":
+        raise ConfigError(f"KEYS_FILE {folder} is an export in {kind} format: export again with "
+                          "ExportFormat=DYNAMODB_JSON (the only format the worker reads)")  # fmt: skip
+    listed = sum(f.items for f in data)
+    if listed != total:
+        raise ConfigError(f"KEYS_FILE {folder}: {FILES} lists {listed} items, {SUMMARY} says {total}: the export "
+                          "is incomplete; give the folder of a completed export")  # fmt: skip
+    return Export(folder, str(summary.get("exportArn", "")), str(summary.get("tableArn", "")), total, data)
+
+
+def check(export: Export, mine: list[DataFile], table: TableInfo, s3: Callable[[], Any]) -> None:
+    """Before any write: the first key of this worker's first non-empty file is a key of `table` (an export of
+    another table fails here). A different table name in the manifest is only logged (a restored copy is fine)."""
+    if export.table_arn and export.table_arn.rpartition("/")[2] != table.name:
+        log.warning("export of another table name", extra={"event": "preflight", "export_table": export.table_arn})
+    for data in (f for f in mine if f.items):
+        for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
+            if text.strip():
+                try:
+                    keyfile.parse_key(text, table)
+                except ValueError as exc:
+                    raise ConfigError(f"KEYS_FILE {data.location} line {number}: {exc}: is this an export of "
+                                      f"table '{table.name}'?") from None  # fmt: skip
+                return
+
+
+def key_pages(files: list[DataFile], table: TableInfo, s3: Callable[[], Any], size: int) -> Iterator[list[Key]]:
+    """The keys of `files` in pages of `size`, streamed; RunAbortedError when a line is malformed or a file holds
+    other than the manifest's count (the run stops; the same RUN_ID fires nothing twice after a fix)."""
+    page: list[Key] = []
+    for data in files:
+        count = 0
+        for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
+            if not text.strip():
+                continue
+            try:
+                page.append(keyfile.parse_key(text, table))
+            except ValueError as exc:
+                raise RunAbortedError(f"KEYS_FILE {data.location} line {number}: {exc}") from None
+            count += 1
+            if len(page) == size:
+                yield page
+                page = []
+        if count != data.items:
+            raise RunAbortedError(f"KEYS_FILE {data.location} holds {count} items, the manifest says {data.items}: "
+                                  "the export is incomplete or was changed")  # fmt: skip
+    if page:
+        yield page

@@ -13,6 +13,7 @@ import yaml
 from stream_rerun.aws import DYNAMODB_ACTIONS, OPTIONAL_DYNAMODB_ACTIONS
 from stream_rerun.config import Settings
 from stream_rerun.launch import OPERATOR_ACTIONS
+from stream_rerun.launch.runbook import RUNBOOK_PARAMETERS
 
 TF = Path(__file__).resolve().parents[2] / "terraform"
 MODULE = TF / "modules" / "stream-rerun"
@@ -206,12 +207,23 @@ def test_runbook_forwards_only_worker_settings_and_only_those_given() -> None:
      ("TotalSegments", ["", "16", "1000000"], ["0", "-1", "x"]),
      ("KeysFile", ["", "s3://bucket/keys.jsonl"], ["./keys.jsonl", "s3://b"]),
      ("HashKeyValue", ["", "cust 1"], ["   "]),
-     ("GsiDate", ["", "2024-01-01"], [" 2024-01-01"])],
+     ("GsiDate", ["", "2024-01-01"], [" 2024-01-01"]),
+     ("KeysFile", ["s3://exports/orders/AWSDynamoDB/01700000000000-a1b2c3d4/"], ["s3://exports/"]),
+     ("FilterValues", ["", '["FAILED","TIMEOUT"]', "[3, true]"], ["FAILED", "{}"]),
+     ("FailedKeysOut", ["", "s3://bucket/redrive/", "s3://bucket/r.jsonl"], ["/tmp/r.jsonl", "s3://b"]),
+     ("SortKeyFrom", ["", "o-2026"], ["  "])],
 )  # fmt: skip
 def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: list[str], bad: list[str]) -> None:
     pattern = runbook()["parameters"][parameter]["allowedPattern"]
     assert all(re.fullmatch(pattern, value) for value in good)
     assert not any(re.fullmatch(pattern, value) for value in bad)
+
+
+def test_runbook_parameters_are_the_launchers_and_each_reaches_its_variable() -> None:
+    doc = runbook()
+    payload = doc["mainSteps"][0]["inputs"]["InputPayload"]
+    assert payload == {name: "{{ " + parameter + " }}" for name, parameter in RUNBOOK_PARAMETERS.items()}
+    assert set(doc["parameters"]) == set(RUNBOOK_PARAMETERS.values())
 
 
 def test_runbook_run_id_pattern_is_the_workers() -> None:

@@ -101,6 +101,12 @@ def check_selection(environment: dict[str, str]) -> None:
             f"KEYS_FILE={keys_file!r} is a local file, which the ECS task cannot read: upload it "
             f"(aws s3 cp {keys_file} s3://<bucket>/<keys_file_s3_prefix>/) and pass the s3:// URI"
         )
+    out = environment.get("FAILED_KEYS_OUT")
+    if out is not None and not out.startswith("s3://"):
+        raise ConfigError(
+            f"FAILED_KEYS_OUT={out!r} is a local path, which would vanish with the ECS task: give "
+            "s3://<bucket>/<failed_keys_s3_prefix>/ (or unset it: Terraform's failed_keys_s3_prefix is the default)"
+        )
 
 
 def main(argv: list[str] | None = None, clients: dict[str, Any] | None = None) -> int:
@@ -128,7 +134,8 @@ def launch(options: Options, given: dict[str, Any] | None) -> int:
     config = load_config(options.env, options.config_file, ssm, options.name, region)
     clients = _clients(config["region"], given)
     fleet = Fleet(clients.ecs, config, options.spot or bool(config.get("spot")))
-    follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt, view=view_for())
+    follower = Follower(fleet, clients.logs, options.timeout, options.poll, options.stop_on_interrupt, view=view_for(),
+                        env=options.env)  # fmt: skip
     if options.attach:
         arns = fleet.find(options.attach)
         print(f"attached to {len(arns)} task(s) of {options.attach}: {' '.join(arns)}")

@@ -38,6 +38,7 @@ class Follower:
     out: Callable[[str], None] = print
     sleep: Callable[[float], None] = time.sleep
     view: View | None = None
+    env: str = "<env>"  # the environment's name, for the re-drive command in the summary block
     tails: list[LogTail] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -101,7 +102,7 @@ class Follower:
             stopped = self.fleet.stopped(tasks[arn])
             self.out((f"[w{i}] " if len(arns) > 1 else "") + stopped.text)
             codes.append(stopped.code)
-        self.out(summary_block(self.tails, codes))
+        self.out(summary_block(self.tails, codes, self.env))
         return next((code for code in codes if code != EXIT_OK), EXIT_OK)
 
     def interrupted(self, arns: list[str]) -> int:

@@ -51,8 +51,9 @@ def progress_line(tails: Sequence[LogTail], label: str = "") -> str:
     return label + " · ".join(parts)
 
 
-def summary_block(tails: Sequence[LogTail], codes: Sequence[int]) -> str:
-    """The end of a run, for a person: the outcome counts, the rate, and each task's exit code."""
+def summary_block(tails: Sequence[LogTail], codes: Sequence[int], env: str = "<env>") -> str:
+    """The end of a run, for a person: the outcome counts, the rate, each task's exit code, and how to settle the
+    rest (`env`: the environment, for the re-drive command)."""
     summaries = [t.summary for t in tails]
     reported = [s for s in summaries if s]
     counts = {k: sum(int(s.get(k, 0)) for s in reported) for k in ("selected", *OUTCOMES)}
@@ -69,8 +70,22 @@ def summary_block(tails: Sequence[LogTail], codes: Sequence[int]) -> str:
     errors = sorted({str(s["error"]) for s in reported if s.get("error")})
     lines += [f"  error: {e}" for e in errors]
     if counts["failed"] or counts["unprocessed"]:
-        lines.append("  Rerun with the same RUN_ID to settle the rest: nothing fires twice.")
+        lines += redrive_hint(reported, len(reported) == len(tails), env)
     return "\n".join(lines)
+
+
+def redrive_hint(summaries: Sequence[dict[str, Any]], all_reported: bool, env: str) -> list[str]:
+    """How to settle the rest: the re-drive files with the same RUN_ID when they cover the selection (every task
+    wrote one and read its selection to the end), else the same selection again with the same RUN_ID."""
+    run_id = next((s["run_id"] for s in summaries if s.get("run_id")), "<RUN_ID>")
+    covered = all_reported and all(s.get("failed_keys_out") and s.get("selection_read_to_end") for s in summaries)
+    files = [s for s in summaries if s.get("failed_keys_written")]
+    if not covered or not files:
+        return [f"  Rerun the same selection with the same RUN_ID={run_id} to settle the rest: nothing fires twice."]
+    lines = [f"  {sum(int(s['failed_keys_written']) for s in files):,} keys to re-drive; with the same RUN_ID "
+             "nothing fires twice:"]  # fmt: skip
+    lines += [f"    make rerun ENV={env} KEYS_FILE={s['failed_keys_out']} RUN_ID={run_id}" for s in files]
+    return lines
 
 
 class View(Protocol):

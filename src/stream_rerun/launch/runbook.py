@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 # Runbook parameter for each worker variable it accepts (runbook.yaml's parameters).
 RUNBOOK_PARAMETERS = {"HASH_KEY_VALUE": "HashKeyValue", "GSI_DATE": "GsiDate", "GSI_DATE_FROM": "GsiDateFrom",
                       "GSI_DATE_TO": "GsiDateTo", "DRY_RUN": "DryRun", "RUN_ID": "RunId", "ALL_ITEMS": "AllItems",
-                      "TOTAL_SEGMENTS": "TotalSegments", "KEYS_FILE": "KeysFile"}  # fmt: skip
+                      "TOTAL_SEGMENTS": "TotalSegments", "KEYS_FILE": "KeysFile",
+                      "SORT_KEY_BEGINS_WITH": "SortKeyBeginsWith", "SORT_KEY_FROM": "SortKeyFrom",
+                      "SORT_KEY_TO": "SortKeyTo", "FILTER_ATTRIBUTE": "FilterAttribute",
+                      "FILTER_VALUES": "FilterValues", "FAILED_KEYS_OUT": "FailedKeysOut"}  # fmt: skip
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "CompletedWithSuccess"}
 _BOOLEANS = {"1": "true", "0": "false", "yes": "true", "no": "false", "on": "true", "off": "false"}
 

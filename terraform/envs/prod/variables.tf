@@ -76,13 +76,25 @@ variable "allow_full_table_scan" {
 }
 
 variable "keys_file_s3_prefix" {
-  description = "s3://bucket/prefix/ whose objects KEYS_FILE may name; null disables s3:// key files."
+  description = "s3://bucket/prefix/ whose objects (key files, DynamoDB exports) KEYS_FILE may name; null disables s3:// key files."
   type        = string
   default     = null
 }
 
 variable "keys_file_kms_key_arn" {
   description = "KMS key of an SSE-KMS key-file bucket (kms:Decrypt through S3), or null."
+  type        = string
+  default     = null
+}
+
+variable "failed_keys_s3_prefix" {
+  description = "s3://bucket/prefix/ where every run writes its re-drive file (<RUN_ID>.jsonl), or null."
+  type        = string
+  default     = null
+}
+
+variable "failed_keys_kms_key_arn" {
+  description = "KMS key of an SSE-KMS re-drive bucket (kms:GenerateDataKey through S3), or null."
   type        = string
   default     = null
 }

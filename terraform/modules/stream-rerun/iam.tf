@@ -77,6 +77,7 @@ locals {
   dynamodb_query_actions = ["dynamodb:Query"]
   dynamodb_scan_actions  = ["dynamodb:Scan"] # only with allow_full_table_scan (ALL_ITEMS=true)
   keys_file_object_arn   = var.keys_file_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.keys_file_s3_prefix, "s3://")}*"
+  failed_keys_object_arn = var.failed_keys_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.failed_keys_s3_prefix, "s3://")}*"
 }
 
 resource "aws_iam_role" "tasks" {
@@ -122,6 +123,32 @@ data "aws_iam_policy_document" "tasks" {
     content {
       sid       = "DecryptKeyFiles"
       actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The re-drive file (FAILED_KEYS_OUT): created empty in preflight, replaced by the keys at the end of the run.
+  dynamic "statement" {
+    for_each = local.failed_keys_object_arn == null ? [] : [local.failed_keys_object_arn]
+    content {
+      sid       = "WriteRedriveFiles"
+      actions   = ["s3:PutObject"]
+      resources = [statement.value]
+    }
+  }
+
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html (PutObject to SSE-KMS buckets)
+  dynamic "statement" {
+    for_each = var.failed_keys_kms_key_arn == null || local.failed_keys_object_arn == null ? [] : [var.failed_keys_kms_key_arn]
+    content {
+      sid       = "EncryptRedriveFiles"
+      actions   = ["kms:GenerateDataKey"]
       resources = [statement.value]
 
       condition {

@@ -32,6 +32,7 @@ locals {
     LOG_LEVEL              = var.log_level
     METRICS_NAMESPACE      = var.metrics_namespace
     METRICS_ENVIRONMENT    = var.environment
+    FAILED_KEYS_OUT        = var.failed_keys_s3_prefix
   } : k => v if v != null }
 
   tags = merge(var.tags, { "app" = "ddb-stream-rerun", "environment" = var.environment })
@@ -103,6 +104,12 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = aws_iam_role.task_exec.arn
   task_role_arn            = aws_iam_role.tasks.arn
 
+  # The root filesystem is read-only; /tmp is task storage (the re-drive file is spooled there before its upload).
+  # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html
+  volume {
+    name = "scratch"
+  }
+
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = var.cpu_architecture
@@ -115,6 +122,7 @@ resource "aws_ecs_task_definition" "this" {
       essential              = true
       user                   = "10001:10001"
       readonlyRootFilesystem = true
+      mountPoints            = [{ sourceVolume = "scratch", containerPath = "/tmp", readOnly = false }]
       stopTimeout            = var.stop_timeout
       environment            = [for k in sort(keys(local.worker_environment)) : { name = k, value = local.worker_environment[k] }]
       logConfiguration = {

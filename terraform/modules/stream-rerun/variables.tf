@@ -282,7 +282,7 @@ variable "allow_full_table_scan" {
 }
 
 variable "keys_file_s3_prefix" {
-  description = "s3://bucket/prefix/ under which KEYS_FILE objects may be read (grants s3:GetObject there only); null disables s3:// key files."
+  description = "s3://bucket/prefix/ under which KEYS_FILE objects and DynamoDB exports (s3://bucket/prefix/AWSDynamoDB/<export-id>/) may be read (grants s3:GetObject there only); null disables s3:// key files."
   type        = string
   default     = null
 
@@ -301,6 +301,28 @@ variable "keys_file_kms_key_arn" {
   validation {
     condition     = var.keys_file_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.keys_file_kms_key_arn))
     error_message = "keys_file_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "failed_keys_s3_prefix" {
+  description = "s3://bucket/prefix/ where every run writes its re-drive file, <prefix><RUN_ID>.jsonl (the task's default FAILED_KEYS_OUT; grants s3:PutObject under it only); null: no re-drive files unless a run names a local path."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.failed_keys_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+/$", var.failed_keys_s3_prefix))
+    error_message = "failed_keys_s3_prefix must look like s3://bucket/prefix/ (a prefix ending in /, not the whole bucket)."
+  }
+}
+
+variable "failed_keys_kms_key_arn" {
+  description = "KMS key of an SSE-KMS re-drive bucket: grants kms:GenerateDataKey on it (through S3 only); null for SSE-S3 buckets."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.failed_keys_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.failed_keys_kms_key_arn))
+    error_message = "failed_keys_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
   }
 }
 

@@ -120,16 +120,42 @@ def test_config_file_needs_no_ssm_and_no_default_region(
     assert len(aws["ecs"].list_tasks(cluster=config["cluster"])["taskArns"]) == 1
 
 
-def test_local_keys_file_is_refused_before_any_task_starts(
-    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [("KEYS_FILE", "./dlq-keys.jsonl", "KEYS_FILE='./dlq-keys.jsonl' is a local file"),
+     ("FAILED_KEYS_OUT", "/tmp/redrive.jsonl", "FAILED_KEYS_OUT='/tmp/redrive.jsonl' is a local path")],
+)  # fmt: skip
+def test_a_local_path_is_refused_before_any_task_starts(
+    name: str, value: str, says: str, aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    # GIVEN an operator who points KEYS_FILE at a file on the laptop (found by running the launcher against moto)
+    # GIVEN an operator who points a file at the laptop (found by running the launcher against moto)
     deploy(aws)
-    monkeypatch.setenv("KEYS_FILE", "./dlq-keys.jsonl")
-    # WHEN launching THEN exit 2 says to upload it, and nothing runs in the cluster
+    monkeypatch.setenv("HASH_KEY_VALUE" if name != "KEYS_FILE" else "RUN_ID", "x-1")
+    monkeypatch.setenv(name, value)
+    # WHEN launching THEN exit 2 says what to do instead, and nothing runs in the cluster
     assert launch.main(["--env", "prod", "--no-wait"], clients=clients(aws)) == 2
-    assert "KEYS_FILE='./dlq-keys.jsonl' is a local file" in capsys.readouterr().err
+    assert says in capsys.readouterr().err
     assert aws["ecs"].list_tasks(cluster=run_config()["cluster"])["taskArns"] == []
+
+
+def test_an_export_fans_out_with_its_narrowing_and_redrive_settings(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    deploy(aws)
+    given = {
+        "KEYS_FILE": "s3://exports/orders/AWSDynamoDB/01700000000000-a1b2c3d4/",
+        "RUN_ID": "exp-1",
+        "FILTER_ATTRIBUTE": "status",
+        "FILTER_VALUES": '["FAILED", 3]',
+        "FAILED_KEYS_OUT": "s3://b/redrive/",
+    }
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    assert launch.main(["--env", "prod", "--no-wait", "--tasks", "3"], clients=clients(aws)) == 0
+    cluster = run_config()["cluster"]
+    tasks = aws["ecs"].describe_tasks(cluster=cluster, tasks=aws["ecs"].list_tasks(cluster=cluster)["taskArns"])
+    envs = [{e["name"]: e["value"] for e in t["overrides"]["containerOverrides"][0]["environment"]}
+            for t in tasks["tasks"]]  # fmt: skip
+    assert sorted(e.pop("WORKER_INDEX") for e in envs) == ["0", "1", "2"]
+    assert envs == [{**given, "WORKER_COUNT": "3"}] * 3
 
 
 def test_fan_out_that_fails_part_way_stops_the_started_tasks(

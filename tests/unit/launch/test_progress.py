@@ -44,6 +44,28 @@ def test_summary_block_reads_as_text() -> None:
     assert "  touched                 9" in block and "in 0:01:01" in block and "{" not in block
 
 
+def ended(index: int, written: int, read_to_end: bool = True) -> LogTail:
+    t = tail()
+    t.summary = {"run_id": "r-2", "selected": 10, "touched": 10 - written, "unprocessed": written,
+                 "failed_keys_out": f"s3://b/redrive/r-2.worker-{index}-of-2.jsonl", "failed_keys_written": written,
+                 "selection_read_to_end": read_to_end}  # fmt: skip
+    return t
+
+
+def test_summary_block_prints_the_redrive_command_of_each_file_with_keys() -> None:
+    block = summary_block([ended(1, 3), ended(2, 0)], [143, 143], "prod")
+    assert "3 keys to re-drive" in block
+    assert "    make rerun ENV=prod KEYS_FILE=s3://b/redrive/r-2.worker-1-of-2.jsonl RUN_ID=r-2" in block
+    assert "worker-2-of-2" not in block
+
+
+def test_summary_block_asks_for_the_same_selection_when_the_files_do_not_cover_it() -> None:
+    not_read = summary_block([ended(1, 3, read_to_end=False)], [143], "prod")
+    missing = summary_block([ended(1, 3), tail()], [143, 137], "prod")  # one task printed no summary
+    for block in (not_read, missing):
+        assert "Rerun the same selection with the same RUN_ID=r-2" in block and "KEYS_FILE=" not in block
+
+
 def test_live_view_draws_the_line_and_lets_other_lines_scroll() -> None:
     screen = io.StringIO()
     view = LiveView(Console(file=screen, force_terminal=True, width=120))

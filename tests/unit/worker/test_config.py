@@ -76,6 +76,21 @@ def test_date_range_is_inclusive_and_formatted(monkeypatch: pytest.MonkeyPatch) 
         ({"HASH_KEY_VALUE": "a", "RUN_ID": "has space"}, "RUN_ID='has space' is invalid"),
         ({"HASH_KEY_VALUE": "a", "TABLE_NAME": "bad name!"}, "TABLE_NAME='bad name!' is invalid"),
         ({"HASH_KEY_VALUE": "a", "RERUN_MARKER_ATTRIBUTE": "revision"}, "must differ"),
+        ({"HASH_KEY_VALUE": "a", "SORT_KEY_FROM": "x"}, "SORT_KEY_FROM and SORT_KEY_TO go together"),
+        (
+            {"HASH_KEY_VALUE": "a", "SORT_KEY_BEGINS_WITH": "o-", "SORT_KEY_FROM": "a", "SORT_KEY_TO": "b"},
+            "exclude each other",
+        ),
+        ({"ALL_ITEMS": "true", "SORT_KEY_BEGINS_WITH": "o-"}, "SORT_KEY_* narrows a partition or a date"),
+        ({"HASH_KEY_VALUE": "a", "FILTER_ATTRIBUTE": "status"}, "FILTER_ATTRIBUTE and FILTER_VALUES go together"),
+        (
+            {"HASH_KEY_VALUE": "a", "FILTER_ATTRIBUTE": "s", "FILTER_VALUES": "FAILED"},
+            "FILTER_VALUES='FAILED' is invalid: is not JSON",
+        ),
+        ({"HASH_KEY_VALUE": "a", "FILTER_ATTRIBUTE": "s", "FILTER_VALUES": "[]"}, "JSON array of 1 to 50 values"),
+        ({"HASH_KEY_VALUE": "a", "FILTER_ATTRIBUTE": "s", "FILTER_VALUES": '[{"S": "x"}]'}, "only strings, numbers"),
+        ({"HASH_KEY_VALUE": "a", "FILTER_ATTRIBUTE": "s", "FILTER_VALUES": "[null]"}, "holds null"),
+        ({"HASH_KEY_VALUE": "a", "FAILED_KEYS_OUT": "s3://bucket"}, "is not s3://bucket/key"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -88,3 +103,8 @@ def test_env_names_are_the_public_variables() -> None:
     names = Settings.env_names()
     assert {"TABLE_NAME", "HASH_KEY_VALUE", "GSI_DATE_FROM", "DRY_RUN", "RUN_ID", "MAX_WCU_PER_SECOND"} <= set(names)
     assert "AWS_REGION" not in names
+
+
+def test_filter_values_keep_their_json_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = settings(monkeypatch, HASH_KEY_VALUE="a", FILTER_ATTRIBUTE="status", FILTER_VALUES='["FAILED", 3, 2.5, true]')
+    assert s.filter_values == ("FAILED", 3, 2.5, True) and isinstance(s.filter_values[3], bool)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from stream_rerun.filters import ItemFilter
 from stream_rerun.table import TableInfo
 from stream_rerun.touch import BatchResult, Outcome, Pending, Toucher, Variant
 
@@ -130,3 +131,29 @@ def test_variant_switches_are_bounded() -> None:
             break
         pending = result.again[0]
     assert result.settled[0][1] is Outcome.FAILED and "kept changing" in result.settled[0][2]
+
+
+def test_a_filter_is_part_of_the_condition_and_decides_filtered_out() -> None:
+    # GIVEN a touch of items whose status is FAILED or 3
+    only = ItemFilter.of("status", ("FAILED", 3))
+    client = FakeClient(*[{"Code": "ConditionalCheckFailed", "Item": item} for item in (
+        {**KEY, "status": {"S": "OK"}, "revision": {"N": "1"}},  # changed since it was read
+        {**KEY, "revision": {"N": "1"}},  # no status at all
+        {**KEY, "status": {"S": "OK"}, "rerun_id": {"S": "run-7"}},  # this run touched it before it changed
+        {**KEY, "status": {"N": "3.0"}, "revision": {"S": "x"}},  # matches (3.0 is 3): the revision is the problem
+    )])  # fmt: skip
+    touch = Toucher(client, TABLE, "revision", "rerun_id", "run-7", only=only)
+    # THEN the statement carries the condition and its values after the key and marker
+    stmt = touch.statement(Pending(KEY))
+    assert stmt["Statement"].endswith('AND ("status" = ? OR "status" = ?)')
+    assert stmt["Parameters"][-2:] == [{"S": "FAILED"}, {"N": "3"}]
+    # AND a refused item is filtered_out only when it does not hold a value and was not touched by this run
+    outcomes = [o for _, o, _ in touch.send([Pending(KEY)] * 4).settled]
+    assert outcomes == [Outcome.FILTERED_OUT, Outcome.FILTERED_OUT, Outcome.ALREADY_DONE, Outcome.FAILED]
+
+
+def test_filter_values_are_typed_from_json() -> None:
+    only = ItemFilter.of("a", ("x", 2, 2.5, False))
+    assert only is not None and only.values == ({"S": "x"}, {"N": "2"}, {"N": "2.5"}, {"BOOL": False})
+    assert only.matches({"a": {"N": "2.50"}}) and not only.matches({"a": {"S": "2"}}) and not only.matches({})
+    assert only.expression()["FilterExpression"] == "#f IN (:f0, :f1, :f2, :f3)"

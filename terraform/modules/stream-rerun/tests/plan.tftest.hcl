@@ -36,8 +36,16 @@ run "defaults_grant_no_scan_no_s3_no_kms" {
     error_message = "Scan is granted without allow_full_table_scan"
   }
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ReadKeyFiles", "DecryptKeyFiles"], s.sid)]) == 0
-    error_message = "S3 or KMS is granted without keys_file_s3_prefix"
+    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ReadKeyFiles", "DecryptKeyFiles", "WriteRedriveFiles", "EncryptRedriveFiles"], s.sid)]) == 0
+    error_message = "S3 or KMS is granted without keys_file_s3_prefix or failed_keys_s3_prefix"
+  }
+  assert {
+    condition     = !strcontains(aws_ecs_task_definition.this.container_definitions, "FAILED_KEYS_OUT")
+    error_message = "FAILED_KEYS_OUT is set without failed_keys_s3_prefix"
+  }
+  assert {
+    condition     = one(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].mountPoints).containerPath == "/tmp" && one(aws_ecs_task_definition.this.volume).name == "scratch"
+    error_message = "the read-only container has no writable /tmp (the re-drive spool needs one)"
   }
   assert {
     condition     = aws_ssm_parameter.run_task_config.name == "/stream-rerun/test/run-task-config"
@@ -83,6 +91,16 @@ run "opt_ins_grant_exactly_their_permissions" {
     keys_file_s3_prefix   = "s3://rerun-keys/orders/"
     keys_file_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     fargate_spot          = true
+    failed_keys_s3_prefix = "s3://rerun-keys/redrive/"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "WriteRedriveFiles"]) == toset(["arn:aws:s3:::rerun-keys/redrive/*"])
+    error_message = "re-drive files are not granted exactly under their prefix"
+  }
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "FAILED_KEYS_OUT", value = "s3://rerun-keys/redrive/" })
+    error_message = "failed_keys_s3_prefix is not the task's default FAILED_KEYS_OUT"
   }
 
   assert {

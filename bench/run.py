@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.export import export_report, measure_export
 from tests.support.capacity import CapacityModel, CapacityProxy  # the test suite's model (make bench: PYTHONPATH=.)
 
 from stream_rerun.__main__ import run
@@ -132,9 +133,14 @@ def whole_table(endpoint: str, table: str, rtt_s: float) -> int:
     return worker(endpoint, table, rtt_s, ALL_ITEMS="true", RUN_ID=f"whole-{time.time_ns()}")
 
 
+def from_export(endpoint: str, table: str, rtt_s: float) -> int:
+    """The worker with an export's folder as KEYS_FILE (bench/export.py passes it in BENCH_KEYS_FILE)."""
+    return worker(endpoint, table, rtt_s, KEYS_FILE=os.environ["BENCH_KEYS_FILE"], RUN_ID=f"export-{time.time_ns()}")
+
+
 def contender(kind: str) -> Any:
     return {"seed": seed_port, "limit": server_limit, "worker": worker, "whole": whole_table,
-            "items_cap": capped_items, "wcu_cap": capped_wcu}[kind]  # fmt: skip
+            "items_cap": capped_items, "wcu_cap": capped_wcu, "export": from_export}[kind]  # fmt: skip
 
 
 START = [0.0]
@@ -361,6 +367,15 @@ def report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+CACHE = ROOT / ".cache" / "dynamodb-local"
+# --only NAME: the section's heading in results.md, and what writes it
+SECTIONS: dict[str, tuple[str, Any]] = {
+    "capacity": ("\n## Capacity model", lambda _args: capacity_report(measure_capacity())),
+    "export": ("\n## Export as the key source", lambda args: export_report(
+        measure_export(args.export, CACHE, measure, args.rtt_ms), args.rtt_ms)),
+}  # fmt: skip
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
@@ -371,11 +386,15 @@ def main() -> int:
     parser.add_argument("--seed-max", type=int, default=SEED_MAX, help="the seed port runs on at most this many items")
     parser.add_argument("--whole-table", type=int, default=50000, help="items of the whole-table run (0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
-    parser.add_argument("--only", choices=["capacity"], help="run only this part; its section of --out is replaced")
+    parser.add_argument("--export", type=int, default=100_000, help="keys of the export run (0: skip)")
+    parser.add_argument("--only", choices=list(SECTIONS), help="run only this part; its section of --out is replaced")
     args = parser.parse_args()
-    if args.only == "capacity":
-        kept = args.out.read_text().split("\n## Capacity model")[0] if args.out.exists() else ""
-        args.out.write_text(kept.rstrip("\n") + "\n" + capacity_report(measure_capacity()))
+    if args.only:
+        heading, produce = SECTIONS[args.only]
+        old = args.out.read_text() if args.out.exists() else ""
+        before, _, rest = old.partition(heading)
+        after = rest[rest.find("\n## ") :] if "\n## " in rest else ""
+        args.out.write_text(before.rstrip("\n") + "\n" + produce(args) + after)
         print(args.out.read_text())
         return 0
     rows: list[dict[str, Any]] = []
@@ -401,6 +420,7 @@ def main() -> int:
     text = report(rows, args.rtt_ms) + cap_report(caps)
     text += whole_table_report(whole, args.whole_table, args.rtt_ms) if whole else ""
     text += capacity_report(measure_capacity())
+    text += SECTIONS["export"][1](args) if args.export else ""
     args.out.write_text(text)
     print("\n" + text)
     return 0

@@ -8,7 +8,7 @@ import pytest
 
 from stream_rerun.config import Settings
 
-pytest_plugins = ["tests.support.emulator"]
+pytest_plugins = ["tests.support.emulator", "tests.support.s3"]
 
 _AWS = (
     "AWS_REGION",
@@ -16,6 +16,7 @@ _AWS = (
     "AWS_PROFILE",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",

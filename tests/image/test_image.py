@@ -8,16 +8,18 @@ from collections import Counter
 from typing import Any
 
 from stream_rerun_dev import emulator
+from tests.support.exports import export_files
 from tests.support.items import item
-from tests.support.streams import key_of, modifies
+from tests.support.s3 import objects_under
+from tests.support.streams import fired_by, key_of, modifies
 
 
 def docker_run(
-    container_cli: list[str], image: str, endpoint: str, **env: str
+    container_cli: list[str], image: str, endpoint: str, *more: str, **env: str
 ) -> tuple[int, list[dict[str, Any]], str]:
     """`docker run --read-only --network host -e ... IMAGE`: the README's command. Returns code, JSON lines, stderr."""
     flags = [f"--env={k}={v}" for k, v in emulator.worker_env(endpoint, **env).items()]
-    cmd = [*container_cli, "run", "--rm", "--read-only", "--network", "host", *flags, image]
+    cmd = [*container_cli, "run", "--rm", "--read-only", "--network", "host", *more, *flags, image]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     return out.returncode, [json.loads(line) for line in out.stdout.splitlines()], out.stderr
 
@@ -77,3 +79,38 @@ def test_image_ships_the_worker_only(container_cli: list[str], image: str) -> No
     out = subprocess.run([*container_cli, "run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", probe],
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert out == "['stream_rerun']"  # no developer tooling, no launcher extra
+
+
+def test_image_reads_an_export_from_s3_and_spools_its_redrive_file_in_tmp(
+    container_cli: list[str],
+    image: str,
+    endpoint: str,
+    s3_endpoint: str,
+    bucket: Any,
+    ddb: Any,
+    make_table: Any,
+    stream: Any,
+) -> None:
+    # GIVEN an export on S3 (moto) of 60 items, one of which cannot be touched
+    table = make_table()
+    chunks = [[item(f"x{f}", f"{n:02}", revision=1) for n in range(20)] for f in range(3)]
+    chunks[1][3]["revision"] = {"S": "bad"}
+    emulator.put_items(ddb, table, [i for c in chunks for i in c])
+    objects = export_files(table, chunks)
+    name = bucket(objects)
+    folder = f"s3://{name}/" + next(k for k in objects if k.endswith("manifest-summary.json")).rpartition("/")[0] + "/"
+    env = {"TABLE_NAME": table, "KEYS_FILE": folder, "FAILED_KEYS_OUT": f"s3://{name}/redrive/",
+           "AWS_ENDPOINT_URL_S3": s3_endpoint}  # fmt: skip
+    # WHEN the root filesystem is read-only with nothing writable (ECS without the module's scratch volume)
+    bare = ["--read-only-tmpfs=false"] if container_cli[0] == "podman" else []  # docker mounts no tmpfs anyway
+    code, lines, _ = docker_run(container_cli, image, endpoint, *bare, RUN_ID="img-bare", **env)
+    # THEN it refuses before any write, naming the variable
+    assert code == 2 and "FAILED_KEYS_OUT" in lines[-1]["message"] and fired_by(stream(table), "img-bare") == Counter()
+    # WHEN /tmp is writable, as the task definition mounts it
+    code, lines, stderr = docker_run(container_cli, image, endpoint, *bare, "--tmpfs", "/tmp", RUN_ID="img-s3", **env)
+    # THEN every other item fired once and the bad one is in the re-drive file on S3
+    assert code == 1, stderr
+    assert (lines[-1]["touched"], lines[-1]["failed"], lines[-1]["failed_keys_written"]) == (59, 1, 1)
+    assert len(fired_by(stream(table), "img-s3")) == 59
+    written = objects_under(s3_endpoint, name, "redrive/")
+    assert written == {"redrive/img-s3.jsonl": '{"pk":{"S":"x1"},"sk":{"S":"03"}}\n'}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from stream_rerun.launch.logtail import LogTail
 
-OUTCOMES = ("touched", "already_done", "vanished", "failed", "unprocessed")
+OUTCOMES = ("touched", "already_done", "vanished", "filtered_out", "failed", "unprocessed")
 
 
 def _total(tails: Sequence[LogTail]) -> tuple[int | None, bool]:
@@ -36,7 +36,7 @@ def progress_line(tails: Sequence[LogTail], label: str = "") -> str:
     latest = [t.summary or t.progress for t in tails]
     if not any(latest):
         return f"{label}starting" if tails and not any(t.started for t in tails) else f"{label}running, no progress yet"
-    done = sum(int(p.get(k, 0)) for p in latest for k in OUTCOMES[:4])
+    done = sum(int(p.get(k, 0)) for p in latest for k in OUTCOMES[:-1])
     touched = sum(int(p.get("touched", 0)) for p in latest)
     rate = sum(float(p.get("items_per_s", 0.0)) for p in latest)
     wcu = sum(float(p.get("wcu_per_s", 0.0)) for p in latest)

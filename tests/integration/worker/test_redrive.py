@@ -9,18 +9,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from stream_rerun_dev import emulator
 from tests.support.env import worker_process_env
 from tests.support.exports import export_files
 from tests.support.items import item
+from tests.support.s3 import objects_under
 from tests.support.streams import fired_by
 
 
@@ -88,40 +84,26 @@ def test_an_unwritable_redrive_path_is_exit_2_before_any_write(
     assert len(stream(table)) == before
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_an_export_on_s3_fans_out_and_redrive_files_land_on_s3(
-    s3_endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any
+    s3_endpoint: str, bucket: Any, ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
     # GIVEN an export in a bucket (4 data files) of a table where one item's revision is not a number
     table = make_table()
     chunks = [[item(f"e{f}", f"{n:03}", revision=1) for n in range(50)] for f in range(4)]
     chunks[2][5]["revision"] = {"S": "bad"}
     emulator.put_items(ddb, table, [i for c in chunks for i in c])
-    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=s3_endpoint, aws_access_key_id="testing",
-                      aws_secret_access_key="testing")  # fmt: skip
-    s3.create_bucket(Bucket="exports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     objects = export_files(table, chunks, prefix="orders")
-    for key, body in objects.items():
-        s3.put_object(Bucket="exports", Key=key, Body=body)
-    folder = "s3://exports/" + next(k for k in objects if k.endswith("manifest-summary.json")).rpartition("/")[0] + "/"
+    name = bucket(objects)
+    folder = f"s3://{name}/" + next(k for k in objects if k.endswith("manifest-summary.json")).rpartition("/")[0] + "/"
     # WHEN two workers run it, each with a re-drive folder on S3
     results = [worker(table, KEYS_FILE=folder, WORKER_INDEX=str(i), WORKER_COUNT="2", RUN_ID="s3run",
-                      FAILED_KEYS_OUT="s3://exports/redrive/", AWS_ENDPOINT_URL_S3=s3_endpoint)
+                      FAILED_KEYS_OUT=f"s3://{name}/redrive/", AWS_ENDPOINT_URL_S3=s3_endpoint)
                for i in range(2)]  # fmt: skip
     # THEN every item but the bad one fired once; the worker that met it wrote it to its own file
     assert sorted(r.code for r in results) == [0, 1]
     keys = Counter((i["pk"]["S"], i["sk"]["S"]) for c in chunks for i in c)
     del keys[("e2", "005")]
     assert fired_by(stream(table), "s3run") == keys
-    written = {o["Key"]: s3.get_object(Bucket="exports", Key=o["Key"])["Body"].read().decode()
-               for o in s3.list_objects_v2(Bucket="exports", Prefix="redrive/")["Contents"]}  # fmt: skip
-    assert written == {"redrive/s3run.worker-1-of-2.jsonl": '{"pk":{"S":"e2"},"sk":{"S":"005"}}\n',
-                       "redrive/s3run.worker-2-of-2.jsonl": ""}  # fmt: skip
+    assert objects_under(s3_endpoint, name, "redrive/") == {
+        "redrive/s3run.worker-1-of-2.jsonl": '{"pk":{"S":"e2"},"sk":{"S":"005"}}\n',
+        "redrive/s3run.worker-2-of-2.jsonl": ""}  # fmt: skip

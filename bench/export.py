@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +20,27 @@ from stream_rerun_dev import emulator as local
 FILES = 20  # AWS writes at least one data file per partition; 20 of 5,000 keys for 100,000 items
 
 
-def items(size: int) -> list[list[dict[str, Any]]]:
-    """`size` ~200-byte items over 1,000 partitions, dealt into FILES data files."""
-    per_file = size // FILES
+def data_file(number: int, per_file: int) -> Iterator[dict[str, Any]]:
+    """The items of data file `number`: ~200 bytes each, over 1,000 partitions. Generated, never all held: the
+    worker's process is forked from this one, and Linux carries the peak RSS over the fork into its rusage."""
     pad = "x" * 150
-    return [[{"pk": {"S": f"p{n % 1000:04}"}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
-             for n in range(f * per_file, (f + 1) * per_file)] for f in range(FILES)]  # fmt: skip
+    for n in range(number * per_file, (number + 1) * per_file):
+        yield {"pk": {"S": f"p{n % 1000:04}"}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
 
 
 def measure_export(size: int, cache: Path, measure: Callable[..., dict[str, Any]], rtt_ms: float) -> dict[str, Any]:
     """The worker over an export of the first 10% of the files, then of all `size` items."""
-    files = items(size)
+    per_file = size // FILES
     out: dict[str, Any] = {}
     with local.dynamodb_local(cache) as endpoint, tempfile.TemporaryDirectory() as root:
         client = local.ddb(endpoint)
         local.create_table(client, "export-bench", date_index=None)
-        local.put_items(client, "export-bench", (i for f in files for i in f))
-        for name, share in (("tenth", files[: FILES // 10]), ("all", files)):
+        local.put_items(client, "export-bench", (i for f in range(FILES) for i in data_file(f, per_file)))
+        for name, files in (("tenth", FILES // 10), ("all", FILES)):
+            share = (data_file(f, per_file) for f in range(files))
             folder = write_export(Path(root) / name, "export-bench", share)
             os.environ["BENCH_KEYS_FILE"] = str(folder)
-            count = sum(len(f) for f in share)
+            count = files * per_file
             out[name] = {**measure("export", endpoint, "export-bench", count, rtt_ms / 1000), "size": count}
             print(f"{count:>6} export  {out[name]['items_per_s']:8.0f} items/s  {out[name]['cpu_ms_per_item']:.3f} "
                   f"ms CPU/item  {out[name]['max_rss_kb'] / 1024:.1f} MB", flush=True)  # fmt: skip

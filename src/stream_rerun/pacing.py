@@ -81,8 +81,10 @@ class AdaptiveRate:
     every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen to
     accept twice over (so a burst is at most about twice what the table takes). A throttle
     sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
-    congestion event, one cut); every `interval` without a throttle then adds `increase` x the highest rate DynamoDB
-    was seen to accept, so the rate climbs back to the edge linearly, in a few seconds. It never falls below
+    congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate accepted at the
+    last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and from there
+    `probe` times as fast: the edge is probed gently, so congestion events (and
+    the statements throttled in each, those already in flight) come several seconds apart. It never falls below
     `floor_share` of the first cut: throttling that does not follow the rate (a hot key, another writer) is left to
     each batch's backoff, not answered with a rate that decays to nothing.
     """
@@ -99,6 +101,9 @@ class AdaptiveRate:
         cooldown: float = 1.0,
         floor: float = 1.0,
         floor_share: float = 0.1,
+        near: float = 0.9,
+        probe: float = 0.25,
+        first_cut: float = 0.5,
     ) -> None:
         self.ceiling = ceiling if ceiling is not None else math.inf
         self.rate = self.ceiling if ceiling is not None else start
@@ -106,6 +111,8 @@ class AdaptiveRate:
         self.slow_start = ceiling is None
         self.decrease, self.increase, self.interval, self.cooldown = decrease, increase, interval, cooldown
         self.floor, self.floor_share = floor, floor_share
+        self.near, self.probe, self.first_cut = near, probe, first_cut
+        self._edge = math.inf  # the rate DynamoDB accepted at the last cut
         self._cuts = 0
         self._peak = 0.0  # the highest accepted rate seen
         self._clock = clock
@@ -121,7 +128,11 @@ class AdaptiveRate:
                 return False
             self._peak = max(self._peak, accepted_rate)
             base = min(self.rate, accepted_rate) if accepted_rate > 0 else self.rate
-            self.rate = max(self.floor, min(self.ceiling, base * self.decrease))
+            self._edge = base
+            # Leaving slow start, the rate had just doubled (and a burst allowance may have flattered what was
+            # accepted): halve it, as TCP does; later cuts are gentler.
+            cut = self.first_cut if self.slow_start else self.decrease
+            self.rate = max(self.floor, min(self.ceiling, base * cut))
             if self._cuts == 0:
                 self.floor = max(self.floor, self.rate * self.floor_share)
             self.slow_start = False
@@ -141,7 +152,11 @@ class AdaptiveRate:
             if self.slow_start:
                 grown = self.rate * 2.0**steps
             else:
-                grown = self.rate + steps * self.increase * max(self.rate, self._peak)
+                # Steps are a share of the edge: the peak may be a burst DynamoDB's burst capacity let through once.
+                step = self.increase * (self._edge if self._edge < math.inf else max(self.rate, self._peak))
+                grown = self.rate
+                for _ in range(steps):
+                    grown += step * (self.probe if grown >= self.near * self._edge else 1.0)
             # Only a rate that is used is probed further: at most twice what DynamoDB was seen to accept.
             self.rate = min(self.ceiling, max(self.rate, min(grown, 2 * max(self._peak, self.start))))
             self._changed += steps * self.interval

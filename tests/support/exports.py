@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +15,19 @@ EXPORT_ID = "01700000000000-a1b2c3d4"
 
 
 def export_files(
-    table: str, files: Sequence[Sequence[dict[str, Any]]], output_format: str = "DYNAMODB_JSON", prefix: str = "exp"
+    table: str, files: Iterable[Iterable[dict[str, Any]]], output_format: str = "DYNAMODB_JSON", prefix: str = "exp"
 ) -> dict[str, bytes]:
     """The export's objects by key relative to the bucket (`<prefix>/AWSDynamoDB/<id>/...`): one gzipped data file
-    per list of items (an empty list makes an empty file, as for an empty partition)."""
+    per list of items (an empty list makes an empty file, as for an empty partition). Items may be generated: only
+    the compressed files are held."""
     base = f"{prefix}/AWSDynamoDB/{EXPORT_ID}/"
     objects: dict[str, bytes] = {f"{base}_started": b""}
     manifest = []
     for number, items in enumerate(files):
         key = f"{base}data/{hashlib.sha1(str(number).encode()).hexdigest()[:26]}.json.gz"  # noqa: S324 - a name
-        body = gzip.compress("".join(json.dumps({"Item": i}) + "\n" for i in items).encode())
-        objects[key] = body
-        manifest.append({"itemCount": len(items), "md5Checksum": "", "etag": "", "dataFileS3Key": key})
+        lines = [json.dumps({"Item": i}) + "\n" for i in items]
+        objects[key] = gzip.compress("".join(lines).encode())
+        manifest.append({"itemCount": len(lines), "md5Checksum": "", "etag": "", "dataFileS3Key": key})
     objects[f"{base}manifest-files.json"] = "".join(json.dumps(m) + "\n" for m in manifest).encode()
     summary = {
         "version": "2020-06-30",
@@ -34,7 +35,7 @@ def export_files(
         "tableArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/{table}",
         "s3Prefix": prefix,
         "manifestFilesS3Key": f"{base}manifest-files.json",
-        "itemCount": sum(len(items) for items in files),
+        "itemCount": sum(m["itemCount"] for m in manifest),
         "outputFormat": output_format,
         "exportType": "FULL_EXPORT",
     }
@@ -42,7 +43,7 @@ def export_files(
     return objects
 
 
-def write_export(root: Path, table: str, files: Sequence[Sequence[dict[str, Any]]], **kwargs: Any) -> Path:
+def write_export(root: Path, table: str, files: Iterable[Iterable[dict[str, Any]]], **kwargs: Any) -> Path:
     """The export written under `root` as S3 would hold it; returns the export's folder (the KEYS_FILE)."""
     for key, body in export_files(table, files, **kwargs).items():
         path = root / key

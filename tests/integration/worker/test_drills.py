@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,13 +50,17 @@ def test_twenty_percent_throttling_still_touches_every_item_once(
     assert fires == Counter(keys)
 
 
-def test_full_throttling_stops_after_the_stall_limit(ddb: Any, make_table: Any, stream: Any, worker: Any) -> None:
-    table, _ = loaded(ddb, make_table, 100)
+def test_full_throttling_stops_after_the_stall_limit(
+    ddb: Any, make_table: Any, stream: Any, worker: Any, tmp_path: Path
+) -> None:
+    table, keys = loaded(ddb, make_table, 100)
     inserts = len(stream(table))
     client = emulator.ddb(ddb.meta.endpoint_url)
     Throttle(client, request_share=0.0, statement_share=1.0)
     started = time.monotonic()
-    result = worker(table, client=client, retry=RetryPolicy(base_s=0.05, stall_s=1.5), HASH_KEY_VALUE="p1")
+    out = tmp_path / "redrive.jsonl"
+    result = worker(table, client=client, retry=RetryPolicy(base_s=0.05, stall_s=1.5), HASH_KEY_VALUE="p1",
+                    FAILED_KEYS_OUT=str(out))  # fmt: skip
     assert time.monotonic() - started < 10
     s = result.summary
     drill("throttle-100%", 100, fired_by(stream(table), s["run_id"]), exit=result.code, failed=s["failed"],
@@ -65,6 +70,8 @@ def test_full_throttling_stops_after_the_stall_limit(ddb: Any, make_table: Any, 
     assert "no write succeeded for" in s["error"] and "MAX_STALL_SECONDS=1.5" in s["error"]
     assert s["throttled_statements"] >= 100
     assert len(stream(table)) == inserts
+    # the aborted run's re-drive file holds every key, failed or unprocessed
+    assert sorted((k["pk"]["S"], k["sk"]["S"]) for k in map(json.loads, out.read_text().splitlines())) == keys
 
 
 def spawn(endpoint: str, table: str, **env: str) -> subprocess.Popen[str]:

@@ -80,8 +80,22 @@ def test_slow_start_doubles_a_rate_in_use_until_the_first_throttle() -> None:
     clock.now += 1.0
     rate.succeeded(accepted_rate=150.0)  # two intervals, but never past twice what DynamoDB was seen to accept
     assert rate.rate == 300.0
-    assert rate.throttled(accepted_rate=250.0) and rate.rate == pytest.approx(200.0)  # 80% of what was accepted
+    # the first throttle ends slow start: half of what was accepted (the rate had just doubled)
+    assert rate.throttled(accepted_rate=250.0) and rate.rate == pytest.approx(125.0)
     assert not rate.slow_start
+
+
+def test_after_slow_start_the_climb_is_a_share_of_the_edge_not_of_a_burst() -> None:
+    # GIVEN a slow start that a burst allowance let through at 400/s, then throttling at an accepted 200/s
+    clock = Clock()
+    rate = AdaptiveRate(None, clock, start=100.0, interval=0.5, increase=0.05)
+    clock.now += 1.0
+    rate.succeeded(accepted_rate=400.0)
+    assert rate.throttled(accepted_rate=200.0) and rate.rate == pytest.approx(100.0)
+    # WHEN 2 s pass without a throttle, THEN it climbs by 5% of the edge (200) a step, not 5% of the 400 burst
+    clock.now += 2.0
+    rate.succeeded(accepted_rate=150.0)
+    assert rate.rate == pytest.approx(100.0 + 4 * 10.0)
 
 
 def test_adaptive_rate_cuts_to_a_share_of_what_was_accepted_then_climbs_linearly() -> None:
@@ -92,9 +106,12 @@ def test_adaptive_rate_cuts_to_a_share_of_what_was_accepted_then_climbs_linearly
     assert rate.rate == pytest.approx(800.0)
     clock.now += 0.5
     assert not rate.throttled(accepted_rate=500.0)  # the same congestion event: one cut per cooldown (1 s)
-    clock.now += 1.5  # four intervals since the cut without a throttle: four steps of 5% of the most accepted (1000)
-    rate.succeeded(accepted_rate=800.0)
-    assert rate.rate == pytest.approx(800.0 + 4 * 50.0)
+    clock.now += 1.5  # four intervals since the cut without a throttle: steps of 5% of the most accepted (1000) up
+    rate.succeeded(accepted_rate=800.0)  # to 90% of the edge (the 1000 accepted at the cut), then a quarter of that
+    assert rate.rate == pytest.approx(800.0 + 2 * 50.0 + 2 * 12.5)
+    clock.now += 2.0  # gently on over the edge: it is probed, not jumped over
+    rate.succeeded(accepted_rate=900.0)
+    assert rate.rate == pytest.approx(925.0 + 4 * 12.5)
     clock.now += 0.5
     assert rate.throttled(accepted_rate=900.0) and rate.rate == pytest.approx(720.0)  # the cooldown has passed
 
@@ -102,7 +119,7 @@ def test_adaptive_rate_cuts_to_a_share_of_what_was_accepted_then_climbs_linearly
 def test_a_throttle_before_the_meter_knows_cuts_from_the_rate_in_use() -> None:
     # a wholly throttled answer can arrive before the meter has seen anything: 0 units/s is no measure of capacity
     rate = AdaptiveRate(None, Clock(), start=100.0)
-    assert rate.throttled(accepted_rate=0.0) and rate.rate == pytest.approx(80.0)
+    assert rate.throttled(accepted_rate=0.0) and rate.rate == pytest.approx(50.0)
 
 
 def test_adaptive_rate_never_exceeds_its_ceiling_nor_falls_below_its_floor() -> None:

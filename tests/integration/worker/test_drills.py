@@ -68,7 +68,7 @@ def test_full_throttling_stops_after_the_stall_limit(
     assert result.code == 1 and s["touched"] == 0 and s["failed"] > 0
     assert s["failed"] + s["unprocessed"] == 100
     assert "no write succeeded for" in s["error"] and "MAX_STALL_SECONDS=1.5" in s["error"]
-    assert s["throttled_statements"] >= 100
+    assert s["throttled_statements"] >= s["failed"] > 0  # every failed item was refused; some may never be sent
     assert len(stream(table)) == inserts
     # the aborted run's re-drive file holds every key, failed or unprocessed
     assert sorted((k["pk"]["S"], k["sk"]["S"]) for k in map(json.loads, out.read_text().splitlines())) == keys

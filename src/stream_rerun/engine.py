@@ -8,7 +8,6 @@ in the prefetch queue and at most 2 x CONCURRENCY batches are in flight.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +19,13 @@ from stream_rerun.capacity import Reservation, WriteBudget
 from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error, is_lost_answer, is_retryable
 from stream_rerun.keys import Key, plain_key
 from stream_rerun.metrics import Emf
+from stream_rerun.prefetch import Prefetch
 from stream_rerun.retry import RetryPolicy, StallWatch
 from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 5.0
-LEFTOVER_WAIT_S = 5.0  # after a stop, how long a page being read may take to arrive for the re-drive file
 
 
 @dataclass
@@ -247,67 +246,3 @@ class Engine:
         counts["wcu_per_s"] = round(counts["consumed_wcu"] / elapsed, 1) if elapsed > 0 else 0.0
         counts["consumed_wcu"] = round(counts["consumed_wcu"], 1)
         return counts
-
-
-class Prefetch:
-    """Iterate over pages while a thread reads the next ones (at most two ahead); stop early when `stop` is set.
-    After a stop, `leftovers()` hands back the pages read but not taken, and `exhausted` tells whether the source
-    was read to its end."""
-
-    def __init__(
-        self, pages: Iterator[list[Key]], stop: threading.Event, on_error: Callable[[RerunError], None]
-    ) -> None:
-        self.pages = pages
-        self.stop = stop
-        self.on_error = on_error
-        self.box: queue.Queue[list[Key] | BaseException | None] = queue.Queue(maxsize=2)
-        self.held: list[Key] = []  # the page the reader had in hand when the run stopped
-        self.exhausted = False
-        self.thread = threading.Thread(target=self._read, name="prefetch", daemon=True)
-
-    def _put(self, item: list[Key] | BaseException | None) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.box.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _read(self) -> None:
-        try:
-            for page in self.pages:
-                if not self._put(page):
-                    self.held = page
-                    return
-            self.exhausted = True
-            self._put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            self._put(exc)
-
-    def __iter__(self) -> Iterator[list[Key]]:
-        self.thread.start()
-        while not self.stop.is_set():
-            try:
-                item = self.box.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                self.on_error(as_rerun_error(item, "DynamoDB", "reading the selection"))
-                return
-            yield item
-
-    def leftovers(self) -> list[list[Key]]:
-        """Pages read but not taken (call after the stop); waits briefly for a read in progress."""
-        if self.thread.is_alive():
-            self.thread.join(timeout=LEFTOVER_WAIT_S)
-        pages = [self.held] if self.held else []
-        while True:
-            try:
-                item = self.box.get_nowait()
-            except queue.Empty:
-                return pages
-            if isinstance(item, list) and item:
-                pages.append(item)

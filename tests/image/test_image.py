@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from stream_rerun_dev import emulator
-from tests.support.exports import export_files
+from tests.support.exports import export_files, s3_folder
 from tests.support.items import item
 from tests.support.s3 import objects_under
 from tests.support.streams import fired_by, key_of, modifies
@@ -98,7 +98,7 @@ def test_image_reads_an_export_from_s3_and_spools_its_redrive_file_in_tmp(
     emulator.put_items(ddb, table, [i for c in chunks for i in c])
     objects = export_files(table, chunks)
     name = bucket(objects)
-    folder = f"s3://{name}/" + next(k for k in objects if k.endswith("manifest-summary.json")).rpartition("/")[0] + "/"
+    folder = s3_folder(name, objects)
     env = {"TABLE_NAME": table, "KEYS_FILE": folder, "FAILED_KEYS_OUT": f"s3://{name}/redrive/",
            "AWS_ENDPOINT_URL_S3": s3_endpoint}  # fmt: skip
     # WHEN the root filesystem is read-only with nothing writable (ECS without the module's scratch volume)

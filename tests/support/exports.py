@@ -43,6 +43,12 @@ def export_files(
     return objects
 
 
+def s3_folder(bucket: str, objects: dict[str, bytes]) -> str:
+    """The KEYS_FILE of an export uploaded as `objects` to `bucket`: its folder, ending in /."""
+    summary = next(key for key in objects if key.endswith("/manifest-summary.json"))
+    return f"s3://{bucket}/{summary.rpartition('/')[0]}/"
+
+
 def write_export(root: Path, table: str, files: Iterable[Iterable[dict[str, Any]]], **kwargs: Any) -> Path:
     """The export written under `root` as S3 would hold it; returns the export's folder (the KEYS_FILE)."""
     for key, body in export_files(table, files, **kwargs).items():

@@ -14,7 +14,7 @@ from typing import Any
 
 from stream_rerun_dev import emulator
 from tests.support.env import worker_process_env
-from tests.support.exports import export_files
+from tests.support.exports import export_files, s3_folder
 from tests.support.items import item
 from tests.support.s3 import objects_under
 from tests.support.streams import fired_by
@@ -94,7 +94,7 @@ def test_an_export_on_s3_fans_out_and_redrive_files_land_on_s3(
     emulator.put_items(ddb, table, [i for c in chunks for i in c])
     objects = export_files(table, chunks, prefix="orders")
     name = bucket(objects)
-    folder = f"s3://{name}/" + next(k for k in objects if k.endswith("manifest-summary.json")).rpartition("/")[0] + "/"
+    folder = s3_folder(name, objects)
     # WHEN two workers run it, each with a re-drive folder on S3
     results = [worker(table, KEYS_FILE=folder, WORKER_INDEX=str(i), WORKER_COUNT="2", RUN_ID="s3run",
                       FAILED_KEYS_OUT=f"s3://{name}/redrive/", AWS_ENDPOINT_URL_S3=s3_endpoint)

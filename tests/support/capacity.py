@@ -164,6 +164,7 @@ class CapacityProxy:
                 pass
 
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if time.monotonic() < proxy._down_until:
                     self.close_connection = True
@@ -171,7 +172,7 @@ class CapacityProxy:
                     return
                 target = self.headers.get("X-Amz-Target", "")
                 if target.endswith(".BatchExecuteStatement"):
-                    status, payload, lose = proxy.batch(json.loads(body))
+                    status, payload, lose = proxy.batch(json.loads(body), arrived)
                     if lose:
                         self.close_connection = True
                         self.connection.close()
@@ -197,14 +198,16 @@ class CapacityProxy:
         return response.status, response.read(), response.getheader("Content-Type", "application/x-amz-json-1.0")
 
     # ---- BatchExecuteStatement, as DynamoDB charges and throttles it ----
-    def batch(self, request: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+    def batch(self, request: dict[str, Any], arrived: float | None = None) -> tuple[int, dict[str, Any], bool]:
+        """Charge, throttle and forward one request. The ledger dates admitted units by the request's arrival (what
+        the worker sent when), not by the end of this proxy's own lookups, which the emulator's pauses stretch."""
         statements = [self._parse(i, s) for i, s in enumerate(request["Statements"])]
         self._before_images(statements)
         admitted: list[Statement] = []
         answers: list[dict[str, Any] | None] = [None] * len(statements)
         with self.lock:
             for st in statements:
-                if self._admit(st):
+                if self._admit(st, time.monotonic() if arrived is None else arrived):
                     admitted.append(st)
                 else:
                     self.throttled += 1
@@ -282,7 +285,7 @@ class CapacityProxy:
                 self.buckets[key] = Bucket(self.model.partition_wcu, self.model.partition_burst_s)
         return self.buckets[key]
 
-    def _admit(self, st: Statement) -> bool:
+    def _admit(self, st: Statement, arrived: float) -> bool:
         """Take the statement's units from every bucket it draws on, or from none (throttled)."""
         draws = [(self._bucket(b), self._share(st, b)) for b in st.buckets]
         if self.random.random() < self.model.throttle_share or not all(b.has(cost) for b, cost in draws):
@@ -290,7 +293,7 @@ class CapacityProxy:
         for bucket, cost in draws:
             bucket.tokens -= cost
         self.admitted += 1
-        self.ledger.append((time.monotonic(), sum(st.cost.values())))
+        self.ledger.append((arrived, sum(st.cost.values())))
         return True
 
     @staticmethod
@@ -341,4 +344,5 @@ class CapacityProxy:
         with self.lock:
             if not self.ledger:
                 return 0.0, 0.0
-            return sum(u for _, u in self.ledger), self.ledger[-1][0] - self.ledger[0][0]
+            times = [t for t, _ in self.ledger]
+            return sum(u for _, u in self.ledger), max(times) - min(times)

@@ -103,7 +103,7 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     tfvars = {"region": REGION, "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc, "subnet_ids": [subnet],
               "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
               "allow_full_table_scan": True, "keys_file_s3_prefix": "s3://rerun-keys/orders/",
-              "alarm_topic_arn": topic}  # fmt: skip
+              "failed_keys_s3_prefix": "s3://rerun-keys/redrive/", "alarm_topic_arn": topic}  # fmt: skip
     (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     env = {**aws_env(moto_server), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     run(["terraform", "init", "-input=false", "-no-color"], env_dir, env)
@@ -136,6 +136,27 @@ def test_terraform_wrote_what_the_launcher_needs(applied: dict[str, Any], moto_s
         a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert "ecs:RunTask" in actions and "ssm:GetParameter" in actions
+
+
+def test_the_task_reads_exports_and_writes_redrive_files_under_their_prefixes(
+    applied: dict[str, Any], moto_server: str
+) -> None:
+    family = applied["outputs"]["run_task_config"]["task_definition"]
+    task = client(moto_server, "ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+    container = task["containerDefinitions"][0]
+    # every run writes its re-drive file under the prefix, spooled in /tmp (task storage: the root is read-only)
+    assert {"name": "FAILED_KEYS_OUT", "value": "s3://rerun-keys/redrive/"} in container["environment"]
+    assert container["readonlyRootFilesystem"] is True
+    assert [m["containerPath"] for m in container["mountPoints"]] == ["/tmp"]
+    assert [v["name"] for v in task["volumes"]] == [container["mountPoints"][0]["sourceVolume"]]
+    # and the task role may read key files and exports, and write re-drive files, there only
+    role = task["taskRoleArn"].rpartition("/")[2]
+    iam = client(moto_server, "iam")
+    document = iam.get_role_policy(RoleName=role, PolicyName="rerun-table")["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in document["Statement"]}
+    assert grants["ReadKeyFiles"] == ("s3:GetObject", "arn:aws:s3:::rerun-keys/orders/*")
+    assert grants["WriteRedriveFiles"] == ("s3:PutObject", "arn:aws:s3:::rerun-keys/redrive/*")
 
 
 def test_the_launcher_starts_one_task_from_what_terraform_created(applied: dict[str, Any], moto_server: str) -> None:

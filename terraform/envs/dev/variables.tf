@@ -94,7 +94,7 @@ variable "failed_keys_s3_prefix" {
 }
 
 variable "failed_keys_kms_key_arn" {
-  description = "KMS key of an SSE-KMS re-drive bucket (kms:GenerateDataKey through S3), or null."
+  description = "KMS key of an SSE-KMS re-drive bucket (kms:GenerateDataKey and kms:Decrypt through S3), or null."
   type        = string
   default     = null
 }

@@ -143,12 +143,13 @@ data "aws_iam_policy_document" "tasks" {
     }
   }
 
-  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html (PutObject to SSE-KMS buckets)
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html (PutObject to SSE-KMS buckets;
+  # a multipart upload, which a large re-drive file takes, needs kms:Decrypt as well: mpuoverview.html#mpuAndPermissions)
   dynamic "statement" {
     for_each = var.failed_keys_kms_key_arn == null || local.failed_keys_object_arn == null ? [] : [var.failed_keys_kms_key_arn]
     content {
       sid       = "EncryptRedriveFiles"
-      actions   = ["kms:GenerateDataKey"]
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [statement.value]
 
       condition {

@@ -316,7 +316,7 @@ variable "failed_keys_s3_prefix" {
 }
 
 variable "failed_keys_kms_key_arn" {
-  description = "KMS key of an SSE-KMS re-drive bucket: grants kms:GenerateDataKey on it (through S3 only); null for SSE-S3 buckets."
+  description = "KMS key of an SSE-KMS re-drive bucket: grants kms:GenerateDataKey and kms:Decrypt (multipart uploads) on it, through S3 only; null for SSE-S3 buckets."
   type        = string
   default     = null
 

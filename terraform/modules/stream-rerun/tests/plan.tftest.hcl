@@ -86,12 +86,18 @@ run "opt_ins_grant_exactly_their_permissions" {
   command = plan
 
   variables {
-    name                  = "orders-rerun"
-    allow_full_table_scan = true
-    keys_file_s3_prefix   = "s3://rerun-keys/orders/"
-    keys_file_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    fargate_spot          = true
-    failed_keys_s3_prefix = "s3://rerun-keys/redrive/"
+    name                    = "orders-rerun"
+    allow_full_table_scan   = true
+    keys_file_s3_prefix     = "s3://rerun-keys/orders/"
+    keys_file_kms_key_arn   = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    fargate_spot            = true
+    failed_keys_s3_prefix   = "s3://rerun-keys/redrive/"
+    failed_keys_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/abcd1234-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "EncryptRedriveFiles"]) == toset(["kms:GenerateDataKey", "kms:Decrypt"])
+    error_message = "an SSE-KMS re-drive bucket needs kms:GenerateDataKey and kms:Decrypt (multipart uploads)"
   }
 
   assert {

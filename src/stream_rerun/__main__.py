@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from stream_rerun.aws import dynamodb_client, s3_client
 from stream_rerun.capacity import RunBudget, WriteBudget
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 log = logging.getLogger("stream_rerun")
-T = TypeVar("T")
 
 
 def main() -> int:
@@ -47,14 +47,14 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
-        s3 = _lazy(lambda: s3_client(settings.aws_region))
-        selection = plan(settings, table, client, s3)
+        s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
+        only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+        selection = plan(settings, table, client, s3, only)
         budget = RunBudget.of(settings, table)
         redrive = _redrive_file(settings, s3)
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
-    only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
     toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
@@ -69,7 +69,9 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
-    code = EXIT_FAILED if redrive_error and exit_code(engine) == EXIT_OK else exit_code(engine)
+    code = exit_code(engine)
+    if redrive_error and code == EXIT_OK:
+        code = EXIT_FAILED
     summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run:
@@ -78,18 +80,6 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error) if e)
     always(log, "summary", **summary, **emf.fields(summary))
     return code
-
-
-def _lazy(factory: Callable[[], T]) -> Callable[[], T]:
-    """One client, made on first use (the S3 client only when a key file or re-drive file is on S3)."""
-    made: list[T] = []
-
-    def get() -> T:
-        if not made:
-            made.append(factory())
-        return made[0]
-
-    return get
 
 
 def _redrive_file(settings: Settings, s3: Callable[[], Any]) -> RedriveFile | None:

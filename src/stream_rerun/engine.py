@@ -82,7 +82,8 @@ class Engine:
         self.abort_error: RerunError | None = None
         self.signal: int | None = None
         self.started = time.monotonic()
-        self.unsettled = unsettled  # receives every key that ends failed or unprocessed (FAILED_KEYS_OUT)
+        # receives every key that ends failed or unprocessed (FAILED_KEYS_OUT)
+        self.unsettled: Callable[[list[Key]], None] = unsettled or (lambda _keys: None)
         self.read_to_end = False  # the selection was read to its end (else the re-drive file cannot cover it)
 
     # ---- stopping ----
@@ -207,13 +208,14 @@ class Engine:
     def _abandon(self, pending: list[Pending], sent: bool) -> None:
         """The run stopped while these waited. When it aborted, items DynamoDB refused are failed; items never sent,
         or whose last answer was lost (they may have been written), are unprocessed: the same RUN_ID settles them."""
-        refused = [p for p in pending if sent and not p.maybe_written] if self.abort_error is not None else []
+        aborted = self.abort_error is not None
+        refused = [p for p in pending if aborted and sent and not p.maybe_written]
         self._settle_all(refused, f"not written: the run stopped ({self.abort_error})")
-        self._unprocessed([p.key for p in pending if p not in refused])
+        self._unprocessed([p.key for p in pending if not (aborted and sent and not p.maybe_written)])
 
     def _unprocessed(self, keys: list[Key]) -> None:
-        self.counters.add("unprocessed", len(keys))
-        if self.unsettled is not None and keys:
+        if keys:
+            self.counters.add("unprocessed", len(keys))
             self.unsettled(keys)
 
     def _settle_all(self, pending: list[Pending], reason: str) -> None:
@@ -227,7 +229,7 @@ class Engine:
             if outcome is Outcome.FAILED:
                 log.warning("item failed", extra={"event": "item_failed", "key": plain_key(key), "reason": detail})
         failed = [key for key, outcome, _ in settled if outcome is Outcome.FAILED]
-        if self.unsettled is not None and failed:
+        if failed:
             self.unsettled(failed)
 
     # ---- progress ----

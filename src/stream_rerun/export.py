@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stream_rerun import keyfile
 from stream_rerun.errors import ConfigError, RunAbortedError
+from stream_rerun.keys import in_pages
 
 if TYPE_CHECKING:
     from stream_rerun.keys import Key
@@ -105,24 +106,22 @@ def check(export: Export, mine: list[DataFile], table: TableInfo, s3: Callable[[
 
 
 def key_pages(files: list[DataFile], table: TableInfo, s3: Callable[[], Any], size: int) -> Iterator[list[Key]]:
-    """The keys of `files` in pages of `size`, streamed; RunAbortedError when a line is malformed or a file holds
-    other than the manifest's count (the run stops; the same RUN_ID fires nothing twice after a fix)."""
-    page: list[Key] = []
-    for data in files:
-        count = 0
-        for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
-            if not text.strip():
-                continue
-            try:
-                page.append(keyfile.parse_key(text, table))
-            except ValueError as exc:
-                raise RunAbortedError(f"KEYS_FILE {data.location} line {number}: {exc}") from None
-            count += 1
-            if len(page) == size:
-                yield page
-                page = []
-        if count != data.items:
-            raise RunAbortedError(f"KEYS_FILE {data.location} holds {count} items, the manifest says {data.items}: "
-                                  "the export is incomplete or was changed")  # fmt: skip
-    if page:
-        yield page
+    """The keys of `files` in pages of `size`, streamed."""
+    return in_pages((key for data in files for key in _keys(data, table, s3)), size)
+
+
+def _keys(data: DataFile, table: TableInfo, s3: Callable[[], Any]) -> Iterator[Key]:
+    """One data file's keys; RunAbortedError when a line is malformed or the file holds other than the manifest's
+    count (the run stops; the same RUN_ID fires nothing twice after a fix)."""
+    count = 0
+    for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
+        if not text.strip():
+            continue
+        try:
+            yield keyfile.parse_key(text, table)
+        except ValueError as exc:
+            raise RunAbortedError(f"KEYS_FILE {data.location} line {number}: {exc}") from None
+        count += 1
+    if count != data.items:
+        raise RunAbortedError(f"KEYS_FILE {data.location} holds {count} items, the manifest says {data.items}: "
+                              "the export is incomplete or was changed")  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stream_rerun.errors import ConfigError, as_rerun_error
-from stream_rerun.keys import Key, typed
+from stream_rerun.keys import Key, in_pages, typed
 
 if TYPE_CHECKING:
     from stream_rerun.table import TableInfo
@@ -92,20 +93,8 @@ def check(lines: Lines, table: TableInfo, location: str) -> int:
 
 def key_pages(lines: Lines, table: TableInfo, index: int, count: int, size: int) -> Iterator[list[Key]]:
     """This worker's keys (every `count`-th non-blank line from `index`), in pages of `size`."""
-    page: list[Key] = []
-    position = -1
-    for text in lines():
-        if not text.strip():
-            continue
-        position += 1
-        if position % count != index:
-            continue
-        page.append(parse_key(text, table))
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
-        yield page
+    mine = itertools.islice((text for text in lines() if text.strip()), index, None, count)
+    return in_pages((parse_key(text, table) for text in mine), size)
 
 
 def parse_key(text: str, table: TableInfo) -> Key:

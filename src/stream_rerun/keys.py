@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +20,18 @@ def plain_key(key: Key) -> dict[str, Any]:
         kind, raw = next(iter(value.items()))
         out[name] = base64.b64encode(raw).decode() if kind == "B" else raw
     return out
+
+
+def in_pages(keys: Iterable[Key], size: int) -> Iterator[list[Key]]:
+    """`keys` in lists of `size` (the last one shorter), read lazily (itertools.batched is Python 3.12+)."""
+    page: list[Key] = []
+    for key in keys:
+        page.append(key)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def json_key(key: Key) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class RedriveFile:
                               "writable folder, or an s3:// URI") from None  # fmt: skip
         self._file = os.fdopen(handle, "w", encoding="utf-8")
         if location.startswith("s3://"):
-            self._upload(b"", "FAILED_KEYS_OUT")
+            self._upload(b"", ConfigError)  # exit 2, before any write
 
     def add(self, keys: list[Key]) -> None:
         with self._lock:
@@ -68,10 +68,10 @@ class RedriveFile:
             if not self.location.startswith("s3://"):
                 os.replace(self._spool, self.location)
                 return
-            self._upload(None, "the re-drive file")
+            self._upload(None, RerunError)
             os.unlink(self._spool)
 
-    def _upload(self, body: bytes | None, what: str) -> None:
+    def _upload(self, body: bytes | None, raises: type[RerunError]) -> None:
         """PutObject `body`, or the spool (streamed; multipart when large) when it is None."""
         bucket, _, key = self.location[5:].partition("/")
         try:
@@ -82,5 +82,5 @@ class RedriveFile:
         except Exception as exc:  # noqa: BLE001 - boto3's transfer wraps ClientError in S3UploadFailedError
             error = as_rerun_error(exc, "S3", "PutObject")
             kept = "" if not self.count else f"; the keys are kept in {self._spool}"
-            message = f"{what} {self.location} cannot be written ({error}): check the task role's s3:PutObject{kept}"
-            raise (ConfigError(message) if what == "FAILED_KEYS_OUT" else RerunError(message)) from None
+            raise raises(f"FAILED_KEYS_OUT {self.location} cannot be written ({error}): check the task role's "
+                         f"s3:PutObject{kept}") from None  # fmt: skip

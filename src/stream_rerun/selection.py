@@ -62,9 +62,11 @@ class Selection:
     approximate: bool = False  # the total is an estimate (ALL_ITEMS: DescribeTable's item count, ~6 hours old)
 
 
-def plan(settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Callable[[], Any]) -> Selection:
-    """The selection the settings ask for, checked against the table (and the key file). Raises ConfigError."""
-    only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+def plan(
+    settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Callable[[], Any], only: ItemFilter | None = None
+) -> Selection:
+    """The selection the settings ask for, checked against the table (and the key file); `only` (FILTER_*) is
+    applied on the read where DynamoDB can evaluate it. Raises ConfigError."""
     if settings.all_items:
         segments = my_segments(settings, table)
         total = settings.total_segments or default_segments(settings, table)

@@ -19,7 +19,7 @@ from stream_rerun_dev import emulator
 from tests.support.env import worker_process_env
 from tests.support.faults import Throttle
 from tests.support.items import item
-from tests.support.streams import fired_by
+from tests.support.streams import fired_by, wait_for_touches
 
 
 def drill(name: str, items: int, fires: Counter[tuple[str, ...]], **more: Any) -> None:
@@ -82,18 +82,6 @@ def spawn(endpoint: str, table: str, **env: str) -> subprocess.Popen[str]:
 def lines_of(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
     out, _ = proc.communicate(timeout=60)
     return [json.loads(line) for line in out.splitlines()]
-
-
-def wait_for_touches(ddb: Any, table: str, run_id: str, at_least: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        scan = ddb.scan(
-            TableName=table, FilterExpression="rerun_id = :r", ExpressionAttributeValues={":r": {"S": run_id}}
-        )
-        if scan["Count"] >= at_least:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the worker did not start touching")
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from tests.support.env import worker_process_env
 from tests.support.exports import export_files, s3_folder
 from tests.support.items import item
 from tests.support.s3 import objects_under
-from tests.support.streams import fired_by
+from tests.support.streams import fired_by, wait_for_touches
 
 
 def keys_in(text: str) -> list[tuple[str, str]]:
@@ -37,7 +36,7 @@ def test_sigterm_writes_a_redrive_file_that_the_same_run_id_completes(
                                    MAX_ITEMS_PER_SECOND="300", FAILED_KEYS_OUT=str(out))  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "stream_rerun"], env=variables, stdout=subprocess.PIPE, text=True)
     # WHEN it is stopped by SIGTERM after some touches
-    time.sleep(2.5)
+    wait_for_touches(ddb, table, "rd", 100)
     proc.send_signal(signal.SIGTERM)
     first = json.loads(proc.communicate(timeout=60)[0].splitlines()[-1])
     # THEN the file holds every selected key not settled, and the summary says so

@@ -32,6 +32,18 @@ def clients(aws: dict[str, Any]) -> dict[str, Any]:
     return {k: aws[k] for k in ("ecs", "logs", "ssm")}
 
 
+def overrides(task: dict[str, Any]) -> dict[str, str]:
+    """A task's environment overrides, as a dict."""
+    return {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
+
+
+def started_environments(aws: dict[str, Any]) -> list[dict[str, str]]:
+    """The environment overrides of every task started in the run configuration's cluster."""
+    cluster = run_config()["cluster"]
+    arns = aws["ecs"].list_tasks(cluster=cluster)["taskArns"]
+    return [overrides(t) for t in aws["ecs"].describe_tasks(cluster=cluster, tasks=arns)["tasks"]]
+
+
 def test_forwards_only_the_workers_variables(aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     # GIVEN a caller's environment with credentials, HOME, unrelated variables and a selection
     deploy(aws)
@@ -91,10 +103,7 @@ def test_fan_out_starts_one_task_per_worker_with_the_same_run_id(
     monkeypatch.setenv("RUN_ID", "fleet-1")
     code = launch.main(["--env", "prod", "--no-wait", "--tasks", "4"], clients=clients(aws))
     assert code == 0
-    cluster = run_config()["cluster"]
-    arns = aws["ecs"].list_tasks(cluster=cluster)["taskArns"]
-    tasks = aws["ecs"].describe_tasks(cluster=cluster, tasks=arns)["tasks"]
-    envs = [{e["name"]: e["value"] for e in t["overrides"]["containerOverrides"][0]["environment"]} for t in tasks]
+    envs = started_environments(aws)
     assert sorted(e["WORKER_INDEX"] for e in envs) == ["0", "1", "2", "3"]
     assert {(e["WORKER_COUNT"], e["RUN_ID"], e["ALL_ITEMS"]) for e in envs} == {("4", "fleet-1", "true")}
 
@@ -150,10 +159,7 @@ def test_an_export_fans_out_with_its_narrowing_and_redrive_settings(aws: Any, mo
     for name, value in given.items():
         monkeypatch.setenv(name, value)
     assert launch.main(["--env", "prod", "--no-wait", "--tasks", "3"], clients=clients(aws)) == 0
-    cluster = run_config()["cluster"]
-    tasks = aws["ecs"].describe_tasks(cluster=cluster, tasks=aws["ecs"].list_tasks(cluster=cluster)["taskArns"])
-    envs = [{e["name"]: e["value"] for e in t["overrides"]["containerOverrides"][0]["environment"]}
-            for t in tasks["tasks"]]  # fmt: skip
+    envs = started_environments(aws)
     assert sorted(e.pop("WORKER_INDEX") for e in envs) == ["0", "1", "2"]
     assert envs == [{**given, "WORKER_COUNT": "3"}] * 3
 
@@ -235,10 +241,7 @@ def test_attach_finds_a_runs_tasks_by_run_id_in_worker_order(aws: Any, monkeypat
     fleet = Fleet(aws["ecs"], config)
     arns = fleet.find("fleet-3")
     tasks = fleet.describe(arns)
-    indexes = [
-        {e["name"]: e["value"] for e in tasks[a]["overrides"]["containerOverrides"][0]["environment"]}["WORKER_INDEX"]
-        for a in arns
-    ]
+    indexes = [overrides(tasks[a])["WORKER_INDEX"] for a in arns]
     assert indexes == ["0", "1", "2"]
     assert fleet.find(arns[1]) == [arns[1]]
     with pytest.raises(RerunError, match="no running or recently stopped task of run nope"):

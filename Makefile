@@ -2,10 +2,13 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-UV        ?= uv
 VENV      := .venv
 PY        := $(VENV)/bin/python
 CACHE     := .cache
+# uv: the one on the PATH as it is; else this pinned version, installed by pip into the git-ignored cache.
+UV_VERSION := 0.13.9
+UV_CACHED  := $(CURDIR)/$(CACHE)/uv/bin/uv
+UV        ?= $(or $(shell command -v uv 2>/dev/null),$(UV_CACHED))
 DDB_LOCAL := $(CACHE)/dynamodb-local
 ENV       ?= dev
 export UV_LINK_MODE := copy
@@ -42,7 +45,11 @@ IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml uv.lock
+$(UV_CACHED):
+	@echo "uv is not on the PATH: installing uv $(UV_VERSION) into $(CACHE)/uv"
+	python3 -m pip install --quiet --disable-pip-version-check --target $(CACHE)/uv "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --extra launch
 	@touch $@
 
@@ -72,7 +79,7 @@ test-integration: install ddb-local ## Integration tests against DynamoDB Local,
 test: lint typecheck tf-lint tf-check install ddb-local ## Everything CI checks: lint, types, checkov, terraform, all tests
 	$(VENV)/bin/pytest
 
-tf-lint: ## checkov over terraform/: zero failed checks (skips only inline, with their reason)
+tf-lint: | $(UV) ## checkov over terraform/: zero failed checks (skips only inline, with their reason)
 	$(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov -d terraform --framework terraform --quiet --compact \
 		--skip-download
 

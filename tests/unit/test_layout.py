@@ -1,5 +1,6 @@
 """The three programs stay in their rooms: the worker imports neither the launcher nor the developer tooling, the
-launcher takes from the worker only its settings and error vocabulary, and nothing parses AWS errors but errors.py."""
+launcher takes from the worker only its settings, error vocabulary and version, and nothing parses AWS errors but
+errors.py."""
 
 from __future__ import annotations
 
@@ -30,10 +31,18 @@ def test_the_worker_reaches_neither_the_launcher_nor_developer_tooling() -> None
         assert not bad, f"{path.name} imports {bad}"
 
 
-def test_the_launcher_takes_only_settings_and_errors_from_the_worker() -> None:
+def test_the_launcher_takes_only_settings_errors_and_the_version_from_the_worker() -> None:
     for path in modules(SRC / "stream_rerun" / "launch"):
         worker = {m for m in imports(path) if m.startswith("stream_rerun.") and not m.startswith("stream_rerun.launch")}
-        assert worker <= {"stream_rerun.config", "stream_rerun.errors"}, f"{path.name} imports {worker}"
+        assert worker <= {"stream_rerun.config", "stream_rerun.errors", "stream_rerun.version"}, (
+            f"{path.name} imports {worker}"
+        )
+
+
+def test_the_version_module_stands_alone() -> None:
+    # The launcher imports it (--version) and the package's __init__ does: it must pull in nothing of the worker.
+    assert imports(SRC / "stream_rerun" / "version.py") <= {"__future__", "re", "importlib.metadata"}
+    assert imports(SRC / "stream_rerun" / "__init__.py") == {"stream_rerun.version"}
 
 
 def test_only_errors_py_reads_aws_error_responses() -> None:

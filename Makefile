@@ -38,9 +38,11 @@ NAME     ?= stream-rerun
 # The state bucket's region: TF_STATE_REGION, else the env's `region` in terraform.tfvars, else AWS_REGION.
 TF_STATE_REGION ?= $(or $(shell sed -n 's/^ *region *= *"\(.*\)".*/\1/p' $(TF_DIR)/terraform.tfvars 2>/dev/null),$(AWS_REGION))
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+# What CI runs, in order: .ci/run runs them all here, .github/workflows/ci.yml one job each (both read `make ci-steps`).
+CI_STEPS  := demo test test-image
 
 .PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check tf-docs plan apply push \
-        demo bench rerun image image-base test-image local clean
+        demo bench rerun image image-base test-image local clean ci-steps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +80,9 @@ test-integration: install ddb-local ## Integration tests against DynamoDB Local,
 
 test: lint typecheck tf-lint tf-check install ddb-local ## Everything CI checks: lint, types, checkov, terraform, all tests
 	$(VENV)/bin/pytest
+
+ci-steps: ## The make targets CI runs, in order (.ci/run and .github/workflows/ci.yml read this one list)
+	@echo $(CI_STEPS)
 
 tf-lint: | $(UV) ## checkov over terraform/: zero failed checks (skips only inline, with their reason)
 	$(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov -d terraform --framework terraform --quiet --compact \

@@ -42,7 +42,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 CI_STEPS  := demo test test-image
 
 .PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check tf-docs plan apply push \
-        demo bench rerun image image-base test-image local clean ci-steps
+        demo bench rerun image image-base test-image local clean hooks pre-commit ci-steps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,8 +78,16 @@ test-unit: install ## Unit tests (no network)
 test-integration: install ddb-local ## Integration tests against DynamoDB Local, reading the table streams
 	$(VENV)/bin/pytest tests/integration
 
-test: lint typecheck tf-lint tf-check install ddb-local ## Everything CI checks: lint, types, checkov, terraform, all tests
+test: pre-commit tf-lint tf-check install ddb-local ## Everything CI checks: hooks (lint, types), checkov, terraform, all tests
 	$(VENV)/bin/pytest
+
+# The hooks run exactly what lint and typecheck run (a test compares them); terraform fmt is skipped here because
+# tf-check runs it.
+pre-commit: install ## Every pre-commit hook over every file (ruff, mypy, hadolint; terraform fmt is in tf-check)
+	SKIP=terraform-fmt $(VENV)/bin/pre-commit run --all-files
+
+hooks: install ## Install the git pre-commit hook (.pre-commit-config.yaml: the tools in .venv, no network)
+	$(VENV)/bin/pre-commit install
 
 ci-steps: ## The make targets CI runs, in order (.ci/run and .github/workflows/ci.yml read this one list)
 	@echo $(CI_STEPS)

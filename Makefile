@@ -51,7 +51,10 @@ $(UV_CACHED):
 	@echo "uv is not on the PATH: installing uv $(UV_VERSION) into $(CACHE)/uv"
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CACHE)/uv "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+# The package's version comes from git (hatch-vcs): install again when the branch moves or a tag is made.
+GIT_STATE := $(wildcard $(shell ref=$$(git symbolic-ref -q HEAD 2>/dev/null); git rev-parse --git-path HEAD \
+               --git-path refs/tags --git-path packed-refs $${ref:+--git-path $$ref} 2>/dev/null))
+$(VENV)/.installed: pyproject.toml uv.lock $(GIT_STATE) | $(UV)
 	$(UV) sync --frozen --extra launch
 	@touch $@
 
@@ -78,7 +81,7 @@ test-unit: install ## Unit tests (no network)
 test-integration: install ddb-local ## Integration tests against DynamoDB Local, reading the table streams
 	$(VENV)/bin/pytest tests/integration
 
-test: pre-commit tf-lint tf-check install ddb-local ## Everything CI checks: hooks (lint, types), checkov, terraform, all tests
+test: pre-commit tf-lint tf-check install ddb-local ## All CI checks: the hooks (lint, types), checkov, terraform, all tests
 	$(VENV)/bin/pytest
 
 # The hooks run exactly what lint and typecheck run (a test compares them); terraform fmt is skipped here because

@@ -241,3 +241,22 @@ def test_dependabot_covers_uv_docker_actions_and_terraform() -> None:
     terraform_folders = {"/" + str(p.parent.relative_to(REPO)) for p in (REPO / "terraform").rglob("versions.tf")}
     terraform_folders = {f for f in terraform_folders if "/.terraform" not in f}
     assert set(by_ecosystem["terraform"]) == terraform_folders
+
+
+def test_make_install_runs_again_when_the_commit_moves() -> None:
+    # The editable install's version (hatch-vcs) is the commit's at install time: the stamp depends on git's state.
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
+        return out.stdout.strip()
+
+    show = ["--eval", "show-git-state: ; @echo $(GIT_STATE)", "show-git-state"]
+    shown = subprocess.run([MAKE, "-s", "--no-print-directory", *show], cwd=REPO, capture_output=True, text=True,
+                           timeout=60, check=True)  # fmt: skip
+    watched = {str(Path(p).resolve()) for p in shown.stdout.split()}
+    expected = {git("rev-parse", "--git-path", "HEAD")}
+    if branch := git("symbolic-ref", "-q", "HEAD"):
+        expected.add(git("rev-parse", "--git-path", branch))
+    expected = {str((REPO / p).resolve()) for p in expected if (REPO / p).exists()}
+    assert expected and expected <= watched
+    assert "$(GIT_STATE)" in next(line for line in (REPO / "Makefile").read_text().splitlines()
+                                  if line.startswith("$(VENV)/.installed:"))  # fmt: skip

@@ -58,17 +58,15 @@ def check_narrowing(settings: Settings) -> None:
                          "or unset them")  # fmt: skip
 
 
-def query_selection(settings: Settings) -> dict[str, Any]:
-    """How `run_started` names a Query selection: the variables given among those that shape one (GSI_NAME too when
-    a task definition sets it for a partition run)."""
-    given = {name: getattr(settings, name) for name in _QUERY_VARIABLES}
-    return {name: value for name, value in given.items() if value is not None}
+def query_selection(values: dict[str, Any]) -> dict[str, Any]:
+    """How `run_started` names a Query selection, from the settings' values: those given among the variables that
+    shape one (GSI_NAME too when a task definition sets it for a partition run)."""
+    return {name: values[name] for name in _QUERY_VARIABLES if values.get(name) is not None}
 
 
-def sort_variables(settings: Settings) -> tuple[tuple[str, str], ...]:
-    """The SORT_KEY_* variables given, as (name, value)."""
-    named = (("SORT_KEY_BEGINS_WITH", settings.sort_key_begins_with), ("SORT_KEY_FROM", settings.sort_key_from),
-             ("SORT_KEY_TO", settings.sort_key_to))  # fmt: skip
+def sort_variables(begins_with: str | None, first: str | None, last: str | None) -> tuple[tuple[str, str], ...]:
+    """SORT_KEY_BEGINS_WITH, SORT_KEY_FROM and SORT_KEY_TO, those given, as (name, value)."""
+    named = (("SORT_KEY_BEGINS_WITH", begins_with), ("SORT_KEY_FROM", first), ("SORT_KEY_TO", last))
     return tuple((var, value) for var, value in named if value is not None)
 
 

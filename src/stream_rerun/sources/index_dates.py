@@ -81,8 +81,8 @@ class IndexDatesSource:
                 dates = [("GSI_DATE_FROM", day) for day in date_range(settings)]
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-        return cls(settings.gsi_name or "", dates, settings.gsi_date_attribute, sort_variables(settings),
-                   query_selection(settings), context)  # fmt: skip
+        return cls(settings.gsi_name or "", dates, settings.gsi_date_attribute, _sort_of(settings),
+                   query_selection(settings.model_dump()), context)  # fmt: skip
 
     def check(self) -> None:
         index = self._index()
@@ -114,6 +114,10 @@ class IndexDatesSource:
 
     def describe(self) -> dict[str, Any]:
         return described(self.selection)
+
+
+def _sort_of(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return sort_variables(settings.sort_key_begins_with, settings.sort_key_from, settings.sort_key_to)
 
 
 KIND = Kind(

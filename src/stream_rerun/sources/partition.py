@@ -28,7 +28,7 @@ class PartitionSource:
     @classmethod
     def of(cls, settings: Settings, context: Context) -> PartitionSource:
         assert settings.hash_key_value is not None
-        return cls(settings.hash_key_value, sort_variables(settings), query_selection(settings), context)
+        return cls(settings.hash_key_value, _sort_of(settings), query_selection(settings.model_dump()), context)
 
     def check(self) -> None:
         table = self.context.table
@@ -41,6 +41,10 @@ class PartitionSource:
 
     def describe(self) -> dict[str, Any]:
         return described(self.selection)
+
+
+def _sort_of(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return sort_variables(settings.sort_key_begins_with, settings.sort_key_from, settings.sort_key_to)
 
 
 KIND = Kind({"HASH_KEY_VALUE": lambda s: s.hash_key_value is not None}, PartitionSource.of)

@@ -20,7 +20,7 @@ from stream_rerun.log import always, configure_logging
 from stream_rerun.metrics import Emf
 from stream_rerun.redrive import RedriveFile, location_of
 from stream_rerun.retry import RetryPolicy
-from stream_rerun.selection import Selection, plan
+from stream_rerun.sources import Source, source_for
 from stream_rerun.table import TableInfo, describe
 from stream_rerun.touch import Toucher
 
@@ -43,13 +43,14 @@ def main() -> int:
 
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
-    """Preflight and run one selection; `client` lets tests pass their own (fault-injecting) client."""
+    """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client."""
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
         s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
         only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
-        selection = plan(settings, table, client, s3, only)
+        source = source_for(settings, table, client, s3, only)
+        source.check()
         budget = RunBudget.of(settings, table)
         redrive = _redrive_file(settings, s3)
     except RerunError as exc:
@@ -61,11 +62,11 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
                     unsettled=redrive.add if redrive else None)  # fmt: skip
-    started = {**_describe_run(settings, table, selection), **budget.describe()}
+    started = {**_describe_run(settings, table, source), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
     with _stop_on_signals(engine):
         try:
-            engine.run(selection.pages())
+            engine.run(source.pages())
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
@@ -110,11 +111,9 @@ def exit_code(engine: Engine) -> int:
     return EXIT_OK
 
 
-def _describe_run(settings: Settings, table: TableInfo, selection: Selection) -> dict[str, Any]:
+def _describe_run(settings: Settings, table: TableInfo, source: Source) -> dict[str, Any]:
     return {
-        "selection": selection.describe,
-        "selected_total": selection.total,  # None when unknown before the run (a partition, a date)
-        "selected_total_approximate": selection.approximate,
+        **source.describe(),  # selection, selected_total (None when unknown before the run), selected_total_approximate
         "key_schema": list(table.key_names),
         "stream": table.stream,
         "dry_run": settings.dry_run,

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 DYNAMODB_ACTIONS: dict[str, str] = {
     "dynamodb:DescribeTable": "table",  # preflight (table.describe)
     "dynamodb:DescribeKinesisStreamingDestination": "table",  # preflight, only when the table has no DynamoDB stream
-    "dynamodb:Query": "table and indexes",  # the selection (selection.key_pages)
+    "dynamodb:Query": "table and indexes",  # the selection (sources/partition.py, index_dates.py)
     "dynamodb:PartiQLUpdate": "table",  # the touch: UPDATE statements in BatchExecuteStatement (touch.Toucher)
-    "dynamodb:Scan": "table, only for ALL_ITEMS",  # the whole-table selection (selection.scan_pages)
+    "dynamodb:Scan": "table, only for ALL_ITEMS",  # the whole-table selection (sources/whole_table.py)
 }
 # Granted only when a feature is enabled (Terraform: allow_full_table_scan).
 OPTIONAL_DYNAMODB_ACTIONS = frozenset({"dynamodb:Scan"})

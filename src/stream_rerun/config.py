@@ -1,4 +1,5 @@
-"""The worker's settings: environment variables only, parsed and checked here and nowhere else.
+"""The worker's settings: environment variables only, parsed here and nowhere else. The rules every run shares are
+checked here; the rules of a key source's own variables beside the source (sources/, called from `_rules`).
 
 Variables (README has the same table):
 
@@ -47,17 +48,18 @@ import json
 import math
 import os
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stream_rerun import sources
 from stream_rerun.errors import ConfigError
+from stream_rerun.sources import index_dates
 
 _NAME = r"^[A-Za-z0-9_.\-]{3,255}$"
 _RUN_ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
-_MAX_RANGE_DAYS = 3660
 MAX_FILTER_VALUES = 50  # kept well inside a statement's parameter limits
 
 
@@ -165,35 +167,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _one_selection(self) -> Settings:
-        chosen = [name for name, on in self._selections().items() if on]
-        if len(chosen) != 1:
-            found = ", ".join(chosen) if chosen else "none"
-            raise ValueError(
-                f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
-                "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or ALL_ITEMS=true for the whole table"
-            )
-        if (self.gsi_date_from is None) != (self.gsi_date_to is None):
-            raise ValueError("GSI_DATE_FROM and GSI_DATE_TO go together: set both, or use GSI_DATE for one date")
-        if (self.gsi_date or self.gsi_date_from) and not self.gsi_name:
-            raise ValueError("a date selection needs GSI_NAME: set it to the index whose partition key holds the date")
-        if self.gsi_date_from is not None:
-            self.date_range()  # raises on a bad format or order
+    def _rules(self) -> Settings:
+        sources.check_settings(self)  # exactly one selection, and the rules of each source's own variables
         if self.revision_attribute == self.rerun_marker_attribute:
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
-        self._check_sharing()
-        self._check_narrowing()
-        return self
-
-    def _check_narrowing(self) -> None:
-        ranged = self.sort_key_from is not None or self.sort_key_to is not None
-        if ranged and (self.sort_key_from is None or self.sort_key_to is None):
-            raise ValueError("SORT_KEY_FROM and SORT_KEY_TO go together: set both, or use SORT_KEY_BEGINS_WITH")
-        if ranged and self.sort_key_begins_with is not None:
-            raise ValueError("SORT_KEY_BEGINS_WITH and SORT_KEY_FROM/SORT_KEY_TO exclude each other: keep one")
-        if (ranged or self.sort_key_begins_with is not None) and self.hash_key_value is None and not self.gsi_name:
-            raise ValueError("SORT_KEY_* narrows a partition or a date: set HASH_KEY_VALUE or a GSI_DATE selection, "
-                             "or unset them")  # fmt: skip
+        if self.worker_index >= self.worker_count:
+            raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
+        if self.worker_count > 1 and not (self.all_items or self.keys_file):
+            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run: set ALL_ITEMS=true or KEYS_FILE")
         if (self.filter_attribute is None) != (self.filter_values is None):
             raise ValueError("FILTER_ATTRIBUTE and FILTER_VALUES go together: set both (FILTER_VALUES='[\"FAILED\"]')")
         if self.failed_keys_out is not None and self.failed_keys_out.startswith("s3://"):
@@ -202,38 +183,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"FAILED_KEYS_OUT {self.failed_keys_out!r} is not s3://bucket/key or s3://bucket/prefix/"
                 )
-
-    def _check_sharing(self) -> None:
-        if self.worker_index >= self.worker_count:
-            raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
-        if self.worker_count > 1 and not (self.all_items or self.keys_file):
-            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run: set ALL_ITEMS=true or KEYS_FILE")
-        if self.total_segments is not None and not self.all_items:
-            raise ValueError("TOTAL_SEGMENTS applies to a whole-table run: set ALL_ITEMS=true, or unset it")
-        if self.total_segments is not None and self.total_segments < self.worker_count:
-            raise ValueError(f"TOTAL_SEGMENTS {self.total_segments} is below WORKER_COUNT {self.worker_count}: "
-                             "every task needs a segment")  # fmt: skip
-
-    def _selections(self) -> dict[str, bool]:
-        return {
-            "HASH_KEY_VALUE": self.hash_key_value is not None,
-            "GSI_DATE": self.gsi_date is not None,
-            "GSI_DATE_FROM/GSI_DATE_TO": self.gsi_date_from is not None or self.gsi_date_to is not None,
-            "KEYS_FILE": self.keys_file is not None,
-            "ALL_ITEMS": self.all_items,
-        }
+        return self
 
     def date_range(self) -> list[str]:
-        """The dates of GSI_DATE_FROM..GSI_DATE_TO (inclusive), formatted with GSI_DATE_FORMAT."""
-        assert self.gsi_date_from is not None and self.gsi_date_to is not None
-        first = _parse_date("GSI_DATE_FROM", self.gsi_date_from, self.gsi_date_format)
-        last = _parse_date("GSI_DATE_TO", self.gsi_date_to, self.gsi_date_format)
-        if first > last:
-            raise ValueError(f"GSI_DATE_FROM {self.gsi_date_from} is after GSI_DATE_TO {self.gsi_date_to}: swap them")
-        days = (last - first).days + 1
-        if days > _MAX_RANGE_DAYS:
-            raise ValueError(f"GSI_DATE_FROM..GSI_DATE_TO spans {days} days (max {_MAX_RANGE_DAYS}): split the run")
-        return [(first + timedelta(days=n)).strftime(self.gsi_date_format) for n in range(days)]
+        """The dates of GSI_DATE_FROM..GSI_DATE_TO (inclusive), formatted with GSI_DATE_FORMAT (sources/index_dates.py
+        owns the date rules)."""
+        return index_dates.date_range(self)
 
     @property
     def marker(self) -> str | None:
@@ -244,18 +199,6 @@ class Settings(BaseSettings):
     def env_names(cls) -> list[str]:
         """The worker's own variable names (not the AWS ones), as the launcher and Terraform use them."""
         return [name.upper() for name in cls.model_fields if name != "aws_region"]
-
-
-def _parse_date(var: str, value: str, fmt: str) -> date:
-    try:
-        parsed = datetime.strptime(value, fmt).date()
-    except ValueError:
-        raise ValueError(
-            f"{var} {value!r} does not match GSI_DATE_FORMAT {fmt!r}: fix the date or the format"
-        ) from None
-    if parsed.strftime(fmt) != value:
-        raise ValueError(f"{var} {value!r} is not in canonical {fmt!r} form: write it as {parsed.strftime(fmt)!r}")
-    return parsed
 
 
 def load_settings() -> Settings:

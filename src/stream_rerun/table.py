@@ -1,4 +1,5 @@
-"""Preflight: DescribeTable and every check that must pass before the first write."""
+"""Preflight: DescribeTable, and the checks of the table and the names every run refers to that must pass before the
+first write (what a key source reads is checked by the source: sources/)."""
 
 from __future__ import annotations
 
@@ -151,22 +152,3 @@ def _check_names(settings: Settings, info: TableInfo) -> None:
     for var, name in (("REVISION_ATTRIBUTE", settings.revision_attribute), ("RERUN_MARKER_ATTRIBUTE", settings.marker)):
         if name in info.key_names:
             raise ConfigError(f"{var} '{name}' is a key attribute of '{info.name}', which cannot be updated: rename it")
-    if settings.gsi_date is not None or settings.gsi_date_from is not None:
-        _check_index(settings, info)
-
-
-def _check_index(settings: Settings, info: TableInfo) -> None:
-    index = info.indexes.get(settings.gsi_name or "")
-    if index is None:
-        names = ", ".join(sorted(info.indexes)) or "none"
-        raise ConfigError(
-            f"GSI_NAME '{settings.gsi_name}' is not an index of table '{info.name}' (indexes: {names}): "
-            "set GSI_NAME to one of them"
-        )
-    if index.status != "ACTIVE":
-        raise ConfigError(f"GSI_NAME '{index.name}' is {index.status}, not ACTIVE: wait until it is ACTIVE")
-    if settings.gsi_date_attribute is not None and settings.gsi_date_attribute != index.hash_key:
-        raise ConfigError(
-            f"GSI_DATE_ATTRIBUTE '{settings.gsi_date_attribute}' is not the partition key of index '{index.name}' "
-            f"(it is '{index.hash_key}'): unset GSI_DATE_ATTRIBUTE or choose the index keyed by it"
-        )

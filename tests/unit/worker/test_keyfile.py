@@ -10,8 +10,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from stream_rerun import keyfile
 from stream_rerun.errors import ConfigError
+from stream_rerun.sources import keyfile
 from stream_rerun.table import TableInfo
 
 TABLE = TableInfo("orders", ("id", "at"), {"id": "B", "at": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)

@@ -8,8 +8,8 @@ import pytest
 
 from stream_rerun.config import Settings
 from stream_rerun.errors import ConfigError
-from stream_rerun.keyfile import parse_key
 from stream_rerun.redrive import RedriveFile, location_of
+from stream_rerun.sources._files import parse_key
 from stream_rerun.table import TableInfo
 
 

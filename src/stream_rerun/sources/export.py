@@ -2,7 +2,7 @@
 the key source for a table of any size that costs no read capacity.
 
 The folder holds `manifest-summary.json` (format, item count), `manifest-files.json` (one line per data file with
-its item count) and `data/*.json.gz` with one `{"Item": {...}}` line per item, which keyfile.parse_key reads. Data
+its item count) and `data/*.json.gz` with one `{"Item": {...}}` line per item, which _files.parse_key reads. Data
 files are found by name under the folder's own `data/` (so a copied export works too). Each of WORKER_COUNT tasks
 takes every N-th data file; each file's lines are counted against the manifest as they stream by.
 """
@@ -13,15 +13,17 @@ import json
 import logging
 import posixpath
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun import keyfile
 from stream_rerun.errors import ConfigError, RunAbortedError
 from stream_rerun.keys import in_pages
+from stream_rerun.sources._base import PAGE_SIZE, Context, Kind, described, worker_label
+from stream_rerun.sources._files import is_export, opener, parse_key
 
 if TYPE_CHECKING:
+    from stream_rerun.config import Settings
     from stream_rerun.keys import Key
     from stream_rerun.table import TableInfo
 
@@ -50,18 +52,13 @@ class Export:
         return list(self.files[index::count])
 
 
-def is_export(location: str) -> bool:
-    """A folder: an s3:// URI ending in /, or a local directory."""
-    return location.endswith("/") if location.startswith("s3://") else Path(location).is_dir()
-
-
 def _join(folder: str, name: str) -> str:
     return folder + name if folder.startswith("s3://") else str(Path(folder) / name)
 
 
 def _read_text(location: str, s3: Callable[[], Any]) -> Iterator[str]:
     try:
-        yield from keyfile.opener(location, s3)()
+        yield from opener(location, s3)()
     except ConfigError as exc:
         raise ConfigError(f"{exc} (KEYS_FILE names a folder, so it must be a DynamoDB export's)") from None
 
@@ -95,10 +92,10 @@ def check(export: Export, mine: list[DataFile], table: TableInfo, s3: Callable[[
     if export.table_arn and export.table_arn.rpartition("/")[2] != table.name:
         log.warning("export of another table name", extra={"event": "preflight", "export_table": export.table_arn})
     for data in (f for f in mine if f.items):
-        for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
+        for number, text in enumerate(opener(data.location, s3)(), start=1):
             if text.strip():
                 try:
-                    keyfile.parse_key(text, table)
+                    parse_key(text, table)
                 except ValueError as exc:
                     raise ConfigError(f"KEYS_FILE {data.location} line {number}: {exc}: is this an export of "
                                       f"table '{table.name}'?") from None  # fmt: skip
@@ -114,14 +111,51 @@ def _keys(data: DataFile, table: TableInfo, s3: Callable[[], Any]) -> Iterator[K
     """One data file's keys; RunAbortedError when a line is malformed or the file holds other than the manifest's
     count (the run stops; the same RUN_ID fires nothing twice after a fix)."""
     count = 0
-    for number, text in enumerate(keyfile.opener(data.location, s3)(), start=1):
+    for number, text in enumerate(opener(data.location, s3)(), start=1):
         if not text.strip():
             continue
         try:
-            yield keyfile.parse_key(text, table)
+            yield parse_key(text, table)
         except ValueError as exc:
             raise RunAbortedError(f"KEYS_FILE {data.location} line {number}: {exc}") from None
         count += 1
     if count != data.items:
         raise RunAbortedError(f"KEYS_FILE {data.location} holds {count} items, the manifest says {data.items}: "
                               "the export is incomplete or was changed")  # fmt: skip
+
+
+@dataclass
+class ExportSource:
+    """The export in `folder`; this worker's share is every `worker_count`-th data file from `worker_index`."""
+
+    folder: str
+    worker_index: int
+    worker_count: int
+    context: Context
+    found: Export | None = None
+    mine: list[DataFile] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, settings: Settings, context: Context) -> ExportSource:
+        assert settings.keys_file is not None
+        return cls(settings.keys_file, settings.worker_index, settings.worker_count, context)
+
+    def check(self) -> None:
+        self.found = read(self.folder, self.context.s3)
+        self.mine = self.found.share(self.worker_index, self.worker_count)
+        check(self.found, self.mine, self.context.table, self.context.s3)
+
+    def pages(self) -> Iterator[list[Key]]:
+        return key_pages(self.mine, self.context.table, self.context.s3, PAGE_SIZE)
+
+    def describe(self) -> dict[str, Any]:
+        assert self.found is not None, "check() first"
+        found, mine = self.found, self.mine
+        return described(
+            {"keys_file": self.folder, "export": found.arn, "export_items": found.items, "data_files": len(found.files),
+             "my_data_files": len(mine), "worker": worker_label(self.worker_index, self.worker_count)},
+            sum(f.items for f in mine),
+        )  # fmt: skip
+
+
+KIND = Kind({"KEYS_FILE": lambda s: s.keys_file is not None and is_export(s.keys_file)}, ExportSource.of)

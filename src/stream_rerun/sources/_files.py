@@ -1,6 +1,7 @@
-"""KEYS_FILE: a JSON Lines list of keys (a local path or s3://bucket/key, gzipped when its name ends in .gz), read
-twice: once to check every line before any write, once to select. (A DynamoDB export's folder is read through its
-manifest instead: export.py.) One key per line, either DynamoDB JSON or plain values typed from the key schema:
+"""Key files, read by the KEYS_FILE sources: opening one (a local path or s3://bucket/key, gzipped when its name
+ends in .gz) as a stream of lines, and reading one line as a primary key. All S3 reading of the sources is here.
+
+One key per line, either DynamoDB JSON or plain values typed from the key schema:
 
     {"pk": {"S": "cust-1"}, "sk": {"N": "42"}}      DynamoDB JSON (other attributes are ignored)
     {"pk": "cust-1", "sk": 42}                      plain values
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +21,17 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stream_rerun.errors import ConfigError, as_rerun_error
-from stream_rerun.keys import Key, in_pages, typed
+from stream_rerun.keys import Key, typed
 
 if TYPE_CHECKING:
     from stream_rerun.table import TableInfo
 
-MAX_REPORTED = 10  # malformed lines listed in the error; the count says how many more
 Lines = Callable[[], Iterator[str]]
+
+
+def is_export(location: str) -> bool:
+    """A folder (a DynamoDB export's): an s3:// URI ending in /, or a local directory."""
+    return location.endswith("/") if location.startswith("s3://") else Path(location).is_dir()
 
 
 def opener(location: str, s3: Any) -> Lines:
@@ -68,33 +72,6 @@ def _lines(raw: Any, location: str) -> Iterator[str]:
             yield line.rstrip("\r\n")
     except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
         raise ConfigError(f"KEYS_FILE {location} cannot be read: {exc}: give JSON Lines (gzipped if .gz)") from None
-
-
-def check(lines: Lines, table: TableInfo, location: str) -> int:
-    """Parse every line; raise ConfigError naming the malformed lines (with numbers). Returns the key count."""
-    errors: list[str] = []
-    count = 0
-    for number, text in enumerate(lines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            parse_key(text, table)
-            count += 1
-        except ValueError as exc:
-            errors.append(f"line {number}: {exc}")
-    if errors:
-        more = f" (and {len(errors) - MAX_REPORTED} more)" if len(errors) > MAX_REPORTED else ""
-        raise ConfigError(f"KEYS_FILE {location} has {len(errors)} malformed lines{more}: "
-                          f"{'; '.join(errors[:MAX_REPORTED])}")  # fmt: skip
-    if count == 0:
-        raise ConfigError(f"KEYS_FILE {location} holds no keys: give a file with one key per line")
-    return count
-
-
-def key_pages(lines: Lines, table: TableInfo, index: int, count: int, size: int) -> Iterator[list[Key]]:
-    """This worker's keys (every `count`-th non-blank line from `index`), in pages of `size`."""
-    mine = itertools.islice((text for text in lines() if text.strip()), index, None, count)
-    return in_pages((parse_key(text, table) for text in mine), size)
 
 
 def parse_key(text: str, table: TableInfo) -> Key:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,140 @@ def test_every_statement_has_a_sid() -> None:
         assert statement.get("sid"), name
 
 
-def test_no_wildcard_resource_except_the_ecr_login() -> None:
+def test_no_wildcard_resource_except_the_ecr_login_and_the_cluster_scoped_list() -> None:
     for name, statement in statements():
         for resource in statement.get("resources", []):
             if resource == "*":
-                assert statement["actions"] == ["ecr:GetAuthorizationToken"], f"{name}: {statement['sid']}"
+                assert statement["actions"] in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"]), statement["sid"]
+                if statement["actions"] == ["ecs:ListTasks"]:
+                    assert _conditions(statement) == {"ecs:cluster"}, f"{name}: ListTasks on * needs ecs:cluster"
+
+
+def _conditions(statement: dict[str, Any]) -> set[str]:
+    return {c["variable"] for c in statement.get("condition", [])}
+
+
+# The resource each action is authorised on, as the Service Authorization Reference writes it (one page per service:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html,
+# list_awsidentityandaccessmanagementiam.html, list_awssystemsmanager.html, list_amazoncloudwatchlogs.html,
+# list_amazons3.html, list_awskeymanagementservice.html, list_amazondynamodb.html,
+# list_amazonelasticcontainerregistry.html).
+# "*": the action has no resource type (or, for ecs:ListTasks, is evaluated on "*" with the ecs:cluster condition,
+# amazon-ecs-developer-guide#211). CloudWatch Logs: a log group is written with ":*" in IAM policies
+# (AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html), which also covers its log streams.
+LOG_GROUP = "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+LOG_STREAM = LOG_GROUP + ":log-stream:${LogStreamName}"
+ECS_TASK = "arn:${Partition}:ecs:${Region}:${Account}:task/${ClusterName}/${TaskId}"
+S3_OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+DDB_TABLE = "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
+SERVICE_AUTHORIZATION_FORMS: dict[str, tuple[str, ...]] = {
+    "ecs:RunTask": ("arn:${Partition}:ecs:${Region}:${Account}:task-definition/${TaskDefinitionFamilyName}:"
+                    "${TaskDefinitionRevisionNumber}",),
+    "ecs:DescribeTasks": (ECS_TASK,), "ecs:StopTask": (ECS_TASK,), "ecs:TagResource": (ECS_TASK,),
+    "ecs:ListTasks": ("*",),
+    "iam:PassRole": ("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",),
+    "ssm:GetParameter": ("arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}",),
+    "ssm:StartAutomationExecution": (
+        "arn:${Partition}:ssm:${Region}:${Account}:automation-definition/${AutomationDefinitionName}:${VersionId}",),
+    "ssm:GetAutomationExecution": (
+        "arn:${Partition}:ssm:${Region}:${Account}:automation-execution/${AutomationExecutionId}",),
+    "logs:FilterLogEvents": (LOG_GROUP,), "logs:GetLogEvents": (LOG_STREAM,),
+    "logs:CreateLogStream": (LOG_GROUP,), "logs:PutLogEvents": (LOG_STREAM,),
+    "ecr:BatchGetImage": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:GetDownloadUrlForLayer": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:BatchCheckLayerAvailability": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:GetAuthorizationToken": ("*",),
+    "s3:GetObject": (S3_OBJECT,), "s3:PutObject": (S3_OBJECT,), "s3:AbortMultipartUpload": (S3_OBJECT,),
+    "kms:Decrypt": ("arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",),
+    "kms:GenerateDataKey": ("arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",),
+    "dynamodb:DescribeTable": (DDB_TABLE,), "dynamodb:DescribeKinesisStreamingDestination": (DDB_TABLE,),
+    "dynamodb:PartiQLUpdate": (DDB_TABLE,), "dynamodb:Scan": (DDB_TABLE,),
+    "dynamodb:Query": (DDB_TABLE, DDB_TABLE + "/index/${IndexName}"),
+}  # fmt: skip
+# The module's expressions, rendered with sample values (a cluster "c", a deployment "x-dev").
+ACCOUNT = {"Partition": "aws", "Region": "eu-west-1", "Account": "123456789012"}
+RENDERED = {
+    "${local.partition}": "aws", "${local.region}": "eu-west-1", "${local.account_id}": "123456789012",
+    "${local.cluster_name}": "c", "${local.cluster_arn}": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
+    "${local.table_arn}": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+    "${aws_ecs_task_definition.this.family}": "x-dev", "${aws_ssm_document.runbook.name}": "x-dev-run",
+    "${aws_cloudwatch_log_group.this.arn}": "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/x-dev",
+    "${aws_ssm_parameter.run_task_config.arn}": "arn:aws:ssm:eu-west-1:123456789012:parameter/x/dev/run-task-config",
+    "${aws_iam_role.task_exec.arn}": "arn:aws:iam::123456789012:role/x-dev-exec",
+    "${aws_iam_role.tasks.arn}": "arn:aws:iam::123456789012:role/x-dev-task",
+    "${aws_iam_role.runbook.arn}": "arn:aws:iam::123456789012:role/x-dev-runbook",
+    "${statement.value}": None,  # a dynamic statement's resource: rendered from its for_each below
+}  # fmt: skip
+# Concrete names for the ARNs a wildcard resource must cover.
+SAMPLE_NAMES = {"LogGroupName": "/ecs/x-dev", "LogStreamName": "rerun/worker/0123", "ClusterName": "c",
+                "TaskId": "0123", "TaskDefinitionFamilyName": "x-dev", "TaskDefinitionRevisionNumber": "3",
+                "AutomationDefinitionName": "x-dev-run", "VersionId": "$DEFAULT", "AutomationExecutionId": "0123",
+                "BucketName": "rerun-keys", "ObjectName": "redrive/r1.jsonl", "TableName": "orders",
+                "IndexName": "by_date"}  # fmt: skip
+DYNAMIC_VALUES = {"local.ecr_repository": "arn:aws:ecr:eu-west-1:123456789012:repository/x-dev",
+                  "local.table_arn": RENDERED["${local.table_arn}"],
+                  "local.keys_file_object_arn": "arn:aws:s3:::rerun-keys/orders/*",
+                  "local.failed_keys_object_arn": "arn:aws:s3:::rerun-keys/redrive/*",
+                  "var.keys_file_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k1",
+                  "var.failed_keys_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k2"}  # fmt: skip
+
+
+def _render(resource: str, for_each: str) -> str:
+    if resource == "${statement.value}":
+        return DYNAMIC_VALUES[re.findall(r"\[((?:local|var)\.\w+)\]", for_each)[-1]]
+    for expression, value in RENDERED.items():
+        if value is not None:
+            resource = resource.replace(expression, value)
+    assert "${" not in resource, f"no sample value for {resource}"
+    return resource
+
+
+def _has_form(resource: str, form: str) -> bool:
+    """Whether the policy's resource is an ARN of the form, or a wildcard covering one."""
+    if form == "*":
+        return resource == "*"
+    pattern = re.escape(form)
+    for name, value in ACCOUNT.items():
+        pattern = pattern.replace(re.escape("${" + name + "}"), re.escape(value))
+    pattern = re.sub(r"\\\$\\\{\w+\\\}", "[^:]+", pattern)
+    if form.endswith(":log-group:${LogGroupName}"):
+        pattern += r"(:\*)?"
+    sample = re.sub(r"\$\{(\w+)\}", lambda m: {**ACCOUNT, **SAMPLE_NAMES}.get(m.group(1), "sample"), form)
+    return re.fullmatch(pattern, resource) is not None or fnmatch.fnmatchcase(sample, resource)
+
+
+def rendered_statements() -> list[tuple[str, dict[str, Any], list[str]]]:
+    out = []
+    for name, doc in blocks("data").items():
+        if not name.startswith("aws_iam_policy_document."):
+            continue
+        for statement in doc.get("statement", []):
+            resources = statement.get("resources", [])
+            if isinstance(resources, str):  # the table and, through a for expression, each named index
+                assert re.search(r"concat\(\[local\.table_arn\], \[for i in local\.index_names", resources)
+                resources = ["${local.table_arn}", "${local.table_arn}/index/by_date"]
+            out.append((statement["sid"], statement, [_render(r, "") for r in resources]))
+        for dyn in doc.get("dynamic", []):
+            for body in dyn.values():
+                content = body["content"][0]
+                resources = [_render(r, body["for_each"]) for r in content.get("resources", [])]
+                out.append((content["sid"], content, resources))
+    return out
+
+
+def test_every_resource_has_the_form_the_service_authorization_reference_gives_its_action() -> None:
+    checked = 0
+    for sid, statement, resources in rendered_statements():
+        if "actions" not in statement or statement["actions"] == ["sts:AssumeRole"]:
+            continue
+        actions = statement["actions"] if isinstance(statement["actions"], list) else _expand(
+            statement["actions"], locals_())  # fmt: skip
+        for action in actions:
+            forms = SERVICE_AUTHORIZATION_FORMS[action]
+            for resource in resources:
+                assert any(_has_form(resource, form) for form in forms), f"{sid}: {action} on {resource}: {forms}"
+                checked += 1
+    assert checked >= 25
 
 
 def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
@@ -238,7 +368,8 @@ def test_operator_policy_grants_exactly_what_the_launcher_calls() -> None:
     statements = operator["statement"] + documents["aws_iam_policy_document.run_tasks"]["statement"]
     assert {a for s in statements for a in s["actions"]} == set(OPERATOR_ACTIONS)
     for statement in statements:
-        assert all(r != "*" for r in statement["resources"]), statement["sid"]
+        if statement["resources"] == ["*"]:  # only a cluster's task list, narrowed to this cluster
+            assert statement["actions"] == ["ecs:ListTasks"] and _conditions(statement) == {"ecs:cluster"}
 
 
 def test_envs_pass_every_option_an_operator_needs() -> None:

@@ -26,7 +26,7 @@ def quiet_logs(polls: int) -> Any:
     logs = client("logs")
     stub = Stubber(logs)
     for _ in range(polls):
-        stub.add_client_error("get_log_events", "ResourceNotFoundException")
+        stub.add_client_error("filter_log_events", "ResourceNotFoundException")
     stub.activate()
     return logs
 
@@ -65,11 +65,13 @@ def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> No
     stub.add_response("describe_tasks", {"tasks": [stopped(a, c) for a, c in zip(arns, (0, 1, 0), strict=True)]})
     logs = client("logs")
     log_stub = Stubber(logs)
-    for touched, failed in ((10, 0), (7, 3), (12, 0)):
+    events = []
+    for i, (touched, failed) in enumerate(((10, 0), (7, 3), (12, 0))):
         line = {"event": "summary", "message": "summary", "selected": touched + failed, "touched": touched,
                 "failed": failed}  # fmt: skip
-        log_stub.add_response("get_log_events", {"events": [{"message": json.dumps(line)}], "nextForwardToken": "t"})
-        log_stub.add_response("get_log_events", {"events": [], "nextForwardToken": "t"})
+        stream = f"rerun/worker/{arns[i].rsplit('/', 1)[-1]}"
+        events.append({"logStreamName": stream, "eventId": str(i), "timestamp": i, "message": json.dumps(line)})
+    log_stub.add_response("filter_log_events", {"events": events})  # one call for the whole fleet
     lines: list[str] = []
     with stub, log_stub:
         code = follower(ecs, logs, lines).follow(arns)

@@ -101,6 +101,10 @@ run "opt_ins_grant_exactly_their_permissions" {
   }
 
   assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "WriteRedriveFiles"]) == toset(["s3:PutObject", "s3:AbortMultipartUpload"])
+    error_message = "re-drive files need s3:AbortMultipartUpload too (a large file is a multipart upload)"
+  }
+  assert {
     condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "WriteRedriveFiles"]) == toset(["arn:aws:s3:::rerun-keys/redrive/*"])
     error_message = "re-drive files are not granted exactly under their prefix"
   }

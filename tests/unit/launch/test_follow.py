@@ -58,6 +58,34 @@ def test_task_that_never_started_is_a_failure_with_its_reason() -> None:
     assert lines[-1].startswith("Run ?: NOT done")
 
 
+def test_an_exit_code_comes_with_what_ecs_said_about_the_stop() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    oom = stopped(code=137, stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+    oom["containers"][0]["reason"] = "OutOfMemoryError: Container killed due to memory usage"
+    stub.add_response("describe_tasks", {"tasks": [oom]})
+    lines: list[str] = []
+    with stub:
+        assert follower(ecs, quiet_logs(1), lines).follow([TASK_ARN]) == 137
+    said = next(x for x in lines if "exit code 137" in x)
+    assert "stopCode=EssentialContainerExited" in said and "Essential container in task exited" in said
+    assert "OutOfMemoryError" in said
+
+
+def test_a_task_spot_reclaimed_says_how_to_resume() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    reclaimed = stopped(code=143, stopCode="SpotInterruption", stoppedReason="Your Spot Task was interrupted.",
+                        tags=[{"key": "run-id", "value": "r-42"}])  # fmt: skip
+    stub.add_response("describe_tasks", {"tasks": [reclaimed]})
+    lines: list[str] = []
+    with stub:
+        assert follower(ecs, quiet_logs(1), lines).follow([TASK_ARN]) == 143
+    said = next(x for x in lines if "exit code 143" in x)
+    assert "stopCode=SpotInterruption" in said
+    assert "reclaimed by Spot: resume with --attach r-42" in said and "rerun with RUN_ID=r-42" in said
+
+
 def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> None:
     arns = [f"{TASK_ARN}{i}" for i in range(3)]
     ecs = client("ecs")

@@ -272,63 +272,65 @@ def test_task_definition_environment_names_are_worker_settings() -> None:
 
 
 def runbook(spot: bool = False) -> dict[str, Any]:
-    """The runbook YAML with every templatefile variable filled as runbook.tf fills it."""
+    """The runbook YAML with every templatefile variable filled as runbook.tf fills it (the script with indent())."""
     call = blocks("resource")["aws_ssm_document.runbook"]["content"]
     variables = set(re.findall(r"[{,]\s*(\w+)\s*=", call.split("{", 2)[2]))
     text = (MODULE / "runbook.yaml").read_text()
-    placeholders = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"%\{ if (\w+) ~\}", text))
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"\$\{indent\(8, (\w+)\)\}", text))
     assert placeholders == variables, "runbook.yaml placeholders and runbook.tf templatefile variables differ"
-    sample = {"subnets": '["subnet-1"]', "security_groups": '["sg-1"]', "timeout_seconds": "600"}
+    assert 'file("${path.module}/runbook_script.py")' in call
+    script = (MODULE / "runbook_script.py").read_text()
+    sample = {"subnets": '["subnet-1"]', "security_groups": '["sg-1"]', "timeout_seconds": "600",
+              "spot": str(spot).lower(), "assign_public_ip": "DISABLED"}  # fmt: skip
+    text = text.replace("${indent(8, script)}", script.replace("\n", "\n" + " " * 8))
     for name in placeholders:
         text = text.replace("${" + name + "}", sample.get(name, f"X-{name}"))
-    return dict(yaml.safe_load(_directives(text, spot)))
-
-
-def _directives(text: str, spot: bool) -> str:
-    """Render the template's `%{ if spot ~}` ... `%{ else ~}` ... `%{ endif ~}` as Terraform would."""
-    pattern = r"%\{ if spot ~\}\n(.*?)%\{ else ~\}\n(.*?)%\{ endif ~\}\n"
-    return re.sub(pattern, lambda m: m.group(1) if spot else m.group(2), text, flags=re.DOTALL)
+    return dict(yaml.safe_load(text))
 
 
 def test_runbook_parses_and_wires_its_steps() -> None:
     doc = runbook()
     steps = {s["name"]: s for s in doc["mainSteps"]}
     assert [s["action"] for s in doc["mainSteps"]] == [
-        "aws:executeScript", "aws:executeAwsApi", "aws:waitForAwsResourceProperty", "aws:executeScript",
-        "aws:assertAwsResourceProperty", "aws:executeAwsApi",
+        "aws:executeScript", "aws:waitForAwsResourceProperty", "aws:executeScript", "aws:executeAwsApi",
     ]  # fmt: skip
     # a cancelled or timed-out execution stops the task; the happy path ends before StopTask
     assert (steps["WaitForStop"]["onFailure"], steps["WaitForStop"]["onCancel"]) == ("step:StopTask",) * 2
-    assert steps["AssertExitCode"]["isEnd"] is True and steps["StopTask"]["inputs"]["Api"] == "StopTask"
+    assert steps["CheckExitCode"]["isEnd"] is True and steps["StopTask"]["inputs"]["Api"] == "StopTask"
     assert steps["StopTask"]["inputs"]["task"] == "{{ RunTask.TaskArn }}"
-    assert "BuildEnvironment.RunId" in doc["outputs"]
-    assert steps["RunTask"]["inputs"]["tags"] == [{"key": "run-id", "value": "{{ BuildEnvironment.RunId }}"}]
+    assert {"RunTask.RunId", "RunTask.TaskArn", "RunTask.LogStream"} <= set(doc["outputs"])
     declared = {f"{s['name']}.{o['Name']}" for s in doc["mainSteps"] for o in s.get("outputs", [])}
     text = yaml.safe_dump(doc)
     for ref in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", text):
         assert ref in declared or ref in doc["parameters"], ref
     assert set(doc["outputs"]) <= declared
-    run = steps["RunTask"]["inputs"]
-    assert (run["Service"], run["Api"], run["launchType"]) == ("ecs", "RunTask", "FARGATE")
-    assert steps["RunTask"]["outputs"][0]["Selector"] == "$.tasks[0].taskArn"
-    assert run["overrides"]["containerOverrides"][0]["environment"] == "{{ BuildEnvironment.Environment }}"
+    # RunTask and the exit-code check are the script's handlers (runbook_script.py, tested against moto), whole
+    script = (MODULE / "runbook_script.py").read_text().rstrip("\n")
+    for name, handler in (("RunTask", "start"), ("CheckExitCode", "check")):
+        inputs = steps[name]["inputs"]
+        assert (inputs["Runtime"], inputs["Handler"], inputs["Script"]) == ("python3.11", handler, script)
+        assert steps[name]["timeoutSeconds"] <= 600  # an executeScript step's limit
+    assert steps["RunTask"]["outputs"][0] == {"Name": "TaskArn", "Selector": "$.Payload.task_arn", "Type": "String"}
+    assert steps["CheckExitCode"]["inputs"]["InputPayload"]["TaskArn"] == "{{ RunTask.TaskArn }}"
+    assert steps["WaitForStop"]["inputs"]["tasks"] == ["{{ RunTask.TaskArn }}"]
     assert steps["WaitForStop"]["inputs"]["DesiredValues"] == ["STOPPED"]
-    check = steps["AssertExitCode"]["inputs"]
-    assert (check["PropertySelector"], check["DesiredValues"]) == ("$.tasks[0].containers[0].exitCode", ["0"])
 
 
-def test_runbook_forwards_only_worker_settings_and_only_those_given() -> None:
-    step = runbook()["mainSteps"][0]
-    assert set(step["inputs"]["InputPayload"]) <= set(Settings.env_names())
-    namespace: dict[str, Any] = {}
-    exec(step["inputs"]["Script"], namespace)  # noqa: S102 - the runbook's own three-line handler
-    given = {"HASH_KEY_VALUE": "cust-1", "GSI_DATE": "", "DRY_RUN": "true", "RUN_ID": "r-7"}
-    assert namespace["handler"](dict(given), None) == {
-        "environment": [{"name": "DRY_RUN", "value": "true"}, {"name": "HASH_KEY_VALUE", "value": "cust-1"},
-                        {"name": "RUN_ID", "value": "r-7"}], "run_id": "r-7"}  # fmt: skip
-    generated = namespace["handler"]({**given, "RUN_ID": ""}, None)
-    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", generated["run_id"])
-    assert {"name": "RUN_ID", "value": generated["run_id"]} in generated["environment"]
+def test_runbook_runs_as_its_assume_role_parameter_not_a_role_written_into_it() -> None:
+    doc = runbook()
+    assert doc["assumeRole"] == "{{ AutomationAssumeRole }}"
+    role = doc["parameters"]["AutomationAssumeRole"]
+    assert role["default"] == "X-assume_role_arn" and role["type"] == "String"
+    assert re.fullmatch(role["allowedPattern"], "arn:aws:iam::123456789012:role/stream-rerun-prod-runbook")
+    assert not re.fullmatch(role["allowedPattern"], "stream-rerun-prod-runbook")
+
+
+def test_runbook_forwards_only_worker_settings() -> None:
+    payload = runbook()["mainSteps"][0]["inputs"]["InputPayload"]
+    worker = {k for k in payload if k.isupper()}
+    assert worker <= set(Settings.env_names())
+    assert set(payload) - worker == {"Cluster", "TaskDefinition", "ContainerName", "Subnets", "SecurityGroups",
+                                     "AssignPublicIp", "Spot", "LogStreamPrefix"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -351,9 +353,9 @@ def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: l
 
 def test_runbook_parameters_are_the_launchers_and_each_reaches_its_variable() -> None:
     doc = runbook()
-    payload = doc["mainSteps"][0]["inputs"]["InputPayload"]
+    payload = {k: v for k, v in doc["mainSteps"][0]["inputs"]["InputPayload"].items() if k.isupper()}
     assert payload == {name: "{{ " + parameter + " }}" for name, parameter in RUNBOOK_PARAMETERS.items()}
-    assert set(doc["parameters"]) == set(RUNBOOK_PARAMETERS.values())
+    assert set(doc["parameters"]) - {"AutomationAssumeRole"} == set(RUNBOOK_PARAMETERS.values())
 
 
 def test_runbook_run_id_pattern_is_the_workers() -> None:
@@ -383,8 +385,5 @@ def test_envs_pass_every_option_an_operator_needs() -> None:
 
 
 def test_runbook_runs_on_spot_only_when_the_module_says_so() -> None:
-    on_demand = next(s for s in runbook(spot=False)["mainSteps"] if s["name"] == "RunTask")["inputs"]
-    spot = next(s for s in runbook(spot=True)["mainSteps"] if s["name"] == "RunTask")["inputs"]
-    assert on_demand["launchType"] == "FARGATE" and "capacityProviderStrategy" not in on_demand
-    assert "launchType" not in spot
-    assert [p["capacityProvider"] for p in spot["capacityProviderStrategy"]] == ["FARGATE_SPOT", "FARGATE"]
+    assert runbook(spot=False)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "false"
+    assert runbook(spot=True)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "true"

@@ -384,6 +384,20 @@ def test_envs_pass_every_option_an_operator_needs() -> None:
         assert "allow_full_table_scan" in example and "keys_file_s3_prefix" in example
 
 
+def test_the_complete_example_sets_every_module_option() -> None:
+    call = parse(TF / "examples" / "complete" / "main.tf")["module"][0]["stream_rerun"]
+    assert set(blocks("variable")) <= set(call), f"examples/complete does not set {set(blocks('variable')) - set(call)}"
+
+
+def test_the_module_asks_a_minimum_provider_version_and_the_roots_pin_the_major() -> None:
+    def aws_version(path: Path) -> str:
+        return str(parse(path)["terraform"][0]["required_providers"][0]["aws"]["version"])
+
+    assert aws_version(MODULE / "versions.tf") == ">= 5.40"
+    for root in ("envs/dev", "envs/prod", "examples/complete"):
+        assert aws_version(TF / root / "versions.tf") == "~> 5.40", root
+
+
 def test_runbook_runs_on_spot_only_when_the_module_says_so() -> None:
     assert runbook(spot=False)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "false"
     assert runbook(spot=True)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "true"

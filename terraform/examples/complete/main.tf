@@ -35,7 +35,7 @@ module "stream_rerun" {
   stop_timeout     = 120
 
   # logs
-  log_retention_days = 90
+  log_retention_days = 365
   log_kms_key_arn    = var.log_kms_key_arn
 
   # network

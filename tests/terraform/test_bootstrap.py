@@ -86,7 +86,8 @@ def test_bootstrap_push_apply_deploys_the_image_ecr_stores(moto_endpoint: str, t
     )
     env_dir = work / "envs" / "dev"
     (env_dir / "chain_override.tf").write_text(override(moto_endpoint))
-    tfvars = {"region": REGION, "table_name": "orders", "vpc_id": vpc, "subnet_ids": [subnet],
+    # moto's servers in one process share their state: a name of its own keeps this deployment apart from the chain's
+    tfvars = {"region": REGION, "name": "boot", "table_name": "orders", "vpc_id": vpc, "subnet_ids": [subnet],
               "cpu_architecture": "X86_64"}  # no image_uri: make push writes it  # fmt: skip
     (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     stand_ins(tmp_path / "bin", tmp_path / "calls")
@@ -103,16 +104,17 @@ def test_bootstrap_push_apply_deploys_the_image_ecr_stores(moto_endpoint: str, t
     # WHEN the README's three lines run
     make("bootstrap")
     ecr = client(moto_endpoint, "ecr")
-    assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == ["stream-rerun-dev"]
-    assert client(moto_endpoint, "ecs").list_task_definitions()["taskDefinitionArns"] == []  # only the repository
+    assert "boot-dev" in [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    ecs = client(moto_endpoint, "ecs")
+    assert ecs.list_task_definitions(familyPrefix="boot-dev")["taskDefinitionArns"] == []  # only the repository
     pushed = make("push")
     again = make("push")
     make("apply")
     # THEN the task definition runs the image by the digest ECR stores, built once for the task's architecture
-    digest = ecr.describe_images(repositoryName="stream-rerun-dev")["imageDetails"][0]["imageDigest"]
-    uri = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/stream-rerun-dev@{digest}"
+    digest = ecr.describe_images(repositoryName="boot-dev")["imageDetails"][0]["imageDigest"]
+    uri = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/boot-dev@{digest}"
     assert f'image_uri = "{uri}"' in pushed.stdout and "already pushed" in again.stdout
-    task: dict[str, Any] = client(moto_endpoint, "ecs").describe_task_definition(taskDefinition="stream-rerun-dev")
+    task: dict[str, Any] = ecs.describe_task_definition(taskDefinition="boot-dev")
     assert task["taskDefinition"]["containerDefinitions"][0]["image"] == uri
     calls = (tmp_path / "calls").read_text().splitlines()
     assert [c.split()[0] for c in calls] == ["login", "build", "push"]

@@ -90,6 +90,7 @@ tf-docs: install ## Regenerate the module README's inputs and outputs tables fro
 	$(PY) -m stream_rerun_dev.tfdocs
 
 # terraform init of ENV with its S3 backend; TF_INIT_ARGS replaces the backend arguments (a local backend, tests).
+# bootstrap and apply show the plan and ask before changing anything; TF_APPLY_ARGS=-auto-approve for CI.
 TF_INIT_ARGS ?= -backend-config="bucket=$(TF_STATE_BUCKET)" -backend-config="region=$(TF_STATE_REGION)"
 define tf_init
 	@test "$(origin TF_INIT_ARGS)" != file || test -n "$(TF_STATE_BUCKET)" || \
@@ -101,7 +102,7 @@ endef
 
 bootstrap: ## First deploy 1/3: init ENV and create only its ECR repository (then make push, make apply)
 	$(tf_init)
-	terraform -chdir=$(TF_DIR) apply -input=false $(TF_APPLY_ARGS) -target=module.stream_rerun.aws_ecr_repository.this \
+	terraform -chdir=$(TF_DIR) apply $(TF_APPLY_ARGS) -target=module.stream_rerun.aws_ecr_repository.this \
 		-var image_uri=none-yet
 
 push: ## First deploy 2/3: build for ENV's cpu_architecture, push to its ECR repo, pin image_uri by ECR's digest

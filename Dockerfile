@@ -29,6 +29,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 COPY --from=builder /opt/venv /opt/venv
+# /tmp is where the re-drive file is spooled (the root filesystem is read-only). Fargate mounts a task-definition
+# volume root-owned 0755 unless the image declares the path a VOLUME, in which case the volume takes the image's owner
+# and mode (aws/containers-roadmap #938): declared here, world-writable and sticky, so user 10001 can write there.
+RUN mkdir -p /tmp && chmod 1777 /tmp
+VOLUME ["/tmp"]
 # A numeric non-root user (ECS and Kubernetes can check runAsNonRoot); the root filesystem may be read-only.
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "stream_rerun"]

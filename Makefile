@@ -41,8 +41,8 @@ IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 # What CI runs, in order: .ci/run runs them all here, .github/workflows/ci.yml one job each (both read `make ci-steps`).
 CI_STEPS  := demo test test-image
 
-.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check tf-docs plan apply push \
-        demo bench rerun image image-base test-image local clean hooks pre-commit ci-steps
+.PHONY: help install ddb-local lint fmt typecheck test test-unit test-integration tf-lint tf-check tf-docs bootstrap plan \
+        apply push demo bench rerun image image-base test-image local clean hooks pre-commit ci-steps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -105,29 +105,32 @@ tf-check: ## terraform fmt, init + validate (warnings fail) per env, terraform t
 tf-docs: install ## Regenerate the module README's inputs and outputs tables from variables.tf and outputs.tf
 	$(PY) -m stream_rerun_dev.tfdocs
 
-plan: ## terraform plan for ENV (state bucket TF_STATE_BUCKET; its region TF_STATE_REGION, default the env's region)
-	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET to the S3 bucket holding Terraform state"; exit 2; }
-	@test -n "$(TF_STATE_REGION)" || { echo "set region in $(TF_DIR)/terraform.tfvars, or TF_STATE_REGION"; exit 2; }
-	terraform -chdir=$(TF_DIR) init -input=false -backend-config="bucket=$(TF_STATE_BUCKET)" \
-		-backend-config="region=$(TF_STATE_REGION)"
+# terraform init of ENV with its S3 backend; TF_INIT_ARGS replaces the backend arguments (a local backend, tests).
+# bootstrap and apply show the plan and ask before changing anything; TF_APPLY_ARGS=-auto-approve for CI.
+TF_INIT_ARGS ?= -backend-config="bucket=$(TF_STATE_BUCKET)" -backend-config="region=$(TF_STATE_REGION)"
+define tf_init
+	@test "$(origin TF_INIT_ARGS)" != file || test -n "$(TF_STATE_BUCKET)" || \
+		{ echo "set TF_STATE_BUCKET to the S3 bucket holding Terraform state"; exit 2; }
+	@test "$(origin TF_INIT_ARGS)" != file || test -n "$(TF_STATE_REGION)" || \
+		{ echo "set region in $(TF_DIR)/terraform.tfvars, or TF_STATE_REGION"; exit 2; }
+	terraform -chdir=$(TF_DIR) init -input=false $(TF_INIT_ARGS)
+endef
+
+bootstrap: ## First deploy 1/3: init ENV and create only its ECR repository (then make push, make apply)
+	$(tf_init)
+	terraform -chdir=$(TF_DIR) apply $(TF_APPLY_ARGS) -target=module.stream_rerun.aws_ecr_repository.this \
+		-var image_uri=none-yet
+
+push: ## First deploy 2/3: build for ENV's cpu_architecture, push to its ECR repo, pin image_uri by ECR's digest
+	TF_DIR=$(TF_DIR) CONTAINER=$(CONTAINER) IMAGE_TAG=$(IMAGE_TAG) BUILD_FLAGS="$(BUILD_FLAGS)" bash terraform/push.sh
+
+plan: ## terraform plan for ENV into tfplan (state bucket TF_STATE_BUCKET; its region TF_STATE_REGION or the env's)
+	$(tf_init)
 	terraform -chdir=$(TF_DIR) plan -input=false -out=tfplan
 
-apply: ## terraform apply the plan that `make plan ENV=...` made
-	terraform -chdir=$(TF_DIR) apply -input=false tfplan
-
-push: ## Build the image for the env's cpu_architecture, push it to ENV's ECR repository, print the image_uri to set
-	@repo=$$(terraform -chdir=$(TF_DIR) output -raw ecr_repository_url 2>/dev/null); \
-	if [ -z "$$repo" ] || [ "$$repo" = "null" ]; then \
-		echo "no ECR repository for $(ENV): terraform -chdir=$(TF_DIR) apply -target=module.stream_rerun.aws_ecr_repository.this"; \
-		exit 2; fi; \
-	arch=$$(terraform -chdir=$(TF_DIR) output -raw cpu_architecture 2>/dev/null || echo ARM64); \
-	platform=$${PLATFORM:-$$([ "$$arch" = X86_64 ] && echo linux/amd64 || echo linux/arm64)}; \
-	registry=$${repo%%/*}; region=$$(echo $$registry | cut -d. -f4); \
-	echo "push: $(CONTAINER) build --platform $$platform (task cpu_architecture $$arch)"; \
-	aws ecr get-login-password --region $$region | $(CONTAINER) login --username AWS --password-stdin $$registry && \
-	$(CONTAINER) build $(BUILD_FLAGS) --platform $$platform -t $$repo:$(IMAGE_TAG) . && \
-	$(CONTAINER) push $$repo:$(IMAGE_TAG) && \
-	echo "image_uri = \"$$($(CONTAINER) image inspect --format '{{index .RepoDigests 0}}' $$repo:$(IMAGE_TAG))\""
+apply: ## First deploy 3/3, and every change: plan ENV and apply after you confirm (PLAN=tfplan applies make plan's)
+	$(tf_init)
+	terraform -chdir=$(TF_DIR) apply $(TF_APPLY_ARGS) $(PLAN)
 
 demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire nothing, the worker fires each item once
 	$(PY) -m stream_rerun_dev.demo --cache $(DDB_LOCAL)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make tf-check`: terraform fmt -check, then init -backend=false and validate (warnings fail too) in every folder
-# under terraform/envs/, then `terraform test` in the module. Providers come from a local filesystem mirror when one
-# is on the machine (TF_PLUGIN_MIRROR, else the first registry.terraform.io folder found), otherwise from the
-# registry as usual. Without terraform, or without a provider, it says so and skips (exit 0).
+# under terraform/envs/ and terraform/examples/, then `terraform test` in the module. Providers come from a local
+# filesystem mirror when one is on the machine (TF_PLUGIN_MIRROR, else the first registry.terraform.io folder found),
+# otherwise from the registry as usual. Without terraform, or without a provider, it says so and skips (exit 0).
 #   terraform/check.sh          the checks
 #   terraform/check.sh rc       only write the CLI config for the mirror and print its path (empty: no mirror)
 set -euo pipefail
@@ -36,7 +36,7 @@ if ! command -v terraform >/dev/null 2>&1; then echo "tf-check: terraform is not
 if [ -n "$rc" ]; then export TF_CLI_CONFIG_FILE=$rc; echo "tf-check: providers from the mirror in $rc"; fi
 
 terraform fmt -check -recursive terraform
-for dir in terraform/envs/*/ terraform/modules/stream-rerun/; do
+for dir in terraform/envs/*/ terraform/examples/*/ terraform/modules/stream-rerun/; do
   if ! out=$(terraform -chdir="$dir" init -backend=false -input=false -no-color 2>&1); then
     if grep -qiE 'could not (query|retrieve)|failed to (query|install)|no available releases|registry' <<<"$out"; then
       echo "tf-check: the AWS provider cannot be installed here: validate skipped for $dir"; continue

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from stream_rerun_dev import emulator
@@ -22,6 +24,30 @@ def docker_run(
     cmd = [*container_cli, "run", "--rm", "--read-only", "--network", "host", *more, *flags, image]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     return out.returncode, [json.loads(line) for line in out.stdout.splitlines()], out.stderr
+
+
+def fargate_scratch(container_cli: list[str], image: str, where: Path) -> list[str]:
+    """The module's scratch volume at /tmp as Fargate mounts it: an empty directory owned by root, mode 0755, unless
+    the image declares /tmp a VOLUME, whose owner and mode it then copies (aws/containers-roadmap #938, #863). A bind
+    mount of such a directory (the engine's own tmpfs or named volume would be writable whatever the image says)."""
+    where.mkdir()
+    os.chown(where, 0, 0)
+    where.chmod(0o755)
+    volumes = subprocess.run([*container_cli, "image", "inspect", image, "--format", "{{json .Config.Volumes}}"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    if "/tmp" in (json.loads(volumes) or {}):
+        probe = "import os; s = os.stat('/tmp'); print(s.st_uid, s.st_gid, s.st_mode & 0o7777)"
+        cmd = [*container_cli, "run", "--rm", *image_volumes_ignored(container_cli), "--entrypoint", "python", image]
+        stat = subprocess.run([*cmd, "-c", probe], capture_output=True, text=True, check=True).stdout
+        uid, gid, mode = (int(v) for v in stat.split())
+        os.chown(where, uid, gid)
+        where.chmod(mode)
+    return ["--volume", f"{where}:/tmp"]
+
+
+def image_volumes_ignored(container_cli: list[str]) -> list[str]:
+    """podman mounts an anonymous volume on a declared VOLUME by default; ignoring it shows the image as it is."""
+    return ["--image-volume=ignore"] if container_cli[0] == "podman" else []
 
 
 def test_image_fires_one_modify_per_selected_item(
@@ -90,6 +116,7 @@ def test_image_reads_an_export_from_s3_and_spools_its_redrive_file_in_tmp(
     ddb: Any,
     make_table: Any,
     stream: Any,
+    tmp_path: Path,
 ) -> None:
     # GIVEN an export on S3 (moto) of 60 items, one of which cannot be touched
     table = make_table()
@@ -102,12 +129,13 @@ def test_image_reads_an_export_from_s3_and_spools_its_redrive_file_in_tmp(
     env = {"TABLE_NAME": table, "KEYS_FILE": folder, "FAILED_KEYS_OUT": f"s3://{name}/redrive/",
            "AWS_ENDPOINT_URL_S3": s3_endpoint}  # fmt: skip
     # WHEN the root filesystem is read-only with nothing writable (ECS without the module's scratch volume)
-    bare = ["--read-only-tmpfs=false"] if container_cli[0] == "podman" else []  # docker mounts no tmpfs anyway
+    bare = ["--read-only-tmpfs=false", *image_volumes_ignored(container_cli)] if container_cli[0] == "podman" else []
     code, lines, _ = docker_run(container_cli, image, endpoint, *bare, RUN_ID="img-bare", **env)
     # THEN it refuses before any write, naming the variable
     assert code == 2 and "FAILED_KEYS_OUT" in lines[-1]["message"] and fired_by(stream(table), "img-bare") == Counter()
-    # WHEN /tmp is writable, as the task definition mounts it
-    code, lines, stderr = docker_run(container_cli, image, endpoint, *bare, "--tmpfs", "/tmp", RUN_ID="img-s3", **env)
+    # WHEN /tmp is the task definition's scratch volume, mounted as Fargate mounts it
+    scratch = fargate_scratch(container_cli, image, tmp_path / "scratch")
+    code, lines, stderr = docker_run(container_cli, image, endpoint, *bare, *scratch, RUN_ID="img-s3", **env)
     # THEN every other item fired once and the bad one is in the re-drive file on S3
     assert code == 1, stderr
     assert (lines[-1]["touched"], lines[-1]["failed"], lines[-1]["failed_keys_written"]) == (59, 1, 1)

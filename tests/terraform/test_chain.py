@@ -1,6 +1,6 @@
-"""The deployment chain as a new user runs it, on a loopback moto server: Terraform applies envs/dev, a second plan
-shows no changes, then the real launcher reads the SSM parameter Terraform wrote and starts one task in the cluster
-and task definition Terraform created. moto stands in for the control plane only (no DynamoDB here).
+"""The deployment chain on a loopback moto server: Terraform applies examples/complete (every module option), a
+second plan shows no changes, then the real launcher reads the SSM parameter Terraform wrote and starts one task in
+the cluster and task definition Terraform created. moto stands in for the control plane only (no DynamoDB here).
 
 Skipped, with the reason, where terraform or its AWS provider is not on the machine (terraform/check.sh finds a
 filesystem mirror of the provider; without one, init would need the registry).
@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto.server import ThreadedMotoServer
 
 from stream_rerun_dev.emulator import free_port
@@ -58,14 +59,13 @@ def client(endpoint: str, service: str) -> Any:
                         aws_secret_access_key="testing")  # fmt: skip
 
 
-def override(endpoint: str) -> str:
-    """Terraform override for the env folder: local state, and the provider pointed at moto."""
+def override(endpoint: str, backend: bool = True) -> str:
+    """Terraform override for a root folder: local state (for an env), and the provider pointed at moto."""
     endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in SERVICES)
-    return f"""terraform {{
-  backend "local" {{}}
-}}
-
-provider "aws" {{
+    local = 'terraform {\n  backend "local" {}\n}\n\n' if backend else ""
+    return (
+        local
+        + f"""provider "aws" {{
   access_key                  = "testing"
   secret_key                  = "testing"
   skip_credentials_validation = true
@@ -77,6 +77,7 @@ provider "aws" {{
   }}
 }}
 """
+    )
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
@@ -87,7 +88,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0
 
 @pytest.fixture(scope="module")
 def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """envs/dev applied to moto: the network made first (as an account would have it), then terraform apply."""
+    """examples/complete applied to moto: the network made first (as an account would have it), then terraform apply."""
     rc = terraform_rc()
     ec2 = client(moto_server, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -98,12 +99,12 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     shutil.copytree(
         REPO / "terraform", work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
     )
-    env_dir = work / "envs" / "dev"
-    (env_dir / "chain_override.tf").write_text(override(moto_server))
-    tfvars = {"region": REGION, "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc, "subnet_ids": [subnet],
-              "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
-              "allow_full_table_scan": True, "keys_file_s3_prefix": "s3://rerun-keys/orders/",
-              "failed_keys_s3_prefix": "s3://rerun-keys/redrive/", "alarm_topic_arn": topic}  # fmt: skip
+    env_dir = work / "examples" / "complete"
+    (env_dir / "chain_override.tf").write_text(override(moto_server, backend=False))
+    tfvars = {"region": REGION, "environment": "dev", "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc,
+              "subnet_ids": [subnet], "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
+              "keys_file_s3_prefix": "s3://rerun-keys/orders/", "failed_keys_s3_prefix": "s3://rerun-keys/redrive/",
+              "alarm_topic_arn": topic}  # fmt: skip
     (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     env = {**aws_env(moto_server), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     run(["terraform", "init", "-input=false", "-no-color"], env_dir, env)
@@ -156,7 +157,40 @@ def test_the_task_reads_exports_and_writes_redrive_files_under_their_prefixes(
     document = json.loads(document) if isinstance(document, str) else document
     grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in document["Statement"]}
     assert grants["ReadKeyFiles"] == ("s3:GetObject", "arn:aws:s3:::rerun-keys/orders/*")
-    assert grants["WriteRedriveFiles"] == ("s3:PutObject", "arn:aws:s3:::rerun-keys/redrive/*")
+    assert grants["WriteRedriveFiles"] == (
+        ["s3:PutObject", "s3:AbortMultipartUpload"],
+        "arn:aws:s3:::rerun-keys/redrive/*",
+    )
+    # the container as the module defines it: an init process, logs that block rather than drop, 120 s to stop
+    assert container["linuxParameters"]["initProcessEnabled"] is True
+    assert container["logConfiguration"]["options"]["mode"] == "blocking" and container["stopTimeout"] == 120
+
+
+def test_the_operator_may_attach_tail_and_start_the_runbook_as_its_role(
+    applied: dict[str, Any], moto_server: str
+) -> None:
+    iam = client(moto_server, "iam")
+    policy = iam.get_policy(PolicyArn=applied["outputs"]["operator_policy_arn"])["Policy"]
+    document = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    statements = {s["Sid"]: s for s in _json(document["Document"])["Statement"]}
+    cluster = applied["outputs"]["run_task_config"]["cluster"]
+    assert (statements["FindRunTasks"]["Resource"], statements["FindRunTasks"]["Condition"]) == (
+        "*", {"ArnEquals": {"ecs:cluster": cluster}})  # fmt: skip
+    assert statements["TailTaskLogs"]["Action"] == "logs:FilterLogEvents"
+    assert statements["TailTaskLogs"]["Resource"].endswith(":log-group:/ecs/stream-rerun-dev:*")
+    runbook = client(moto_server, "ssm").get_document(Name=applied["outputs"]["runbook_name"], DocumentFormat="YAML")
+    doc = yaml.safe_load(runbook["Content"])
+    role = doc["parameters"]["AutomationAssumeRole"]["default"]
+    assert doc["assumeRole"] == "{{ AutomationAssumeRole }}" and role.endswith(":role/stream-rerun-dev-runbook")
+    assert statements["PassRunbookRole"]["Resource"] == role
+    assert statements["PassRunbookRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
+    assert doc["mainSteps"][0]["inputs"]["Script"] == (
+        REPO / "terraform/modules/stream-rerun/runbook_script.py"
+    ).read_text().rstrip("\n")
+
+
+def _json(document: Any) -> Any:
+    return json.loads(document) if isinstance(document, str) else document
 
 
 def test_the_launcher_starts_one_task_from_what_terraform_created(applied: dict[str, Any], moto_server: str) -> None:

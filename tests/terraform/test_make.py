@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -23,14 +24,19 @@ def test_plan_gives_the_backend_the_envs_region(tmp_path: Path) -> None:
 
 
 def fake_bin(tmp_path: Path, arch: str) -> Path:
-    """terraform answers the outputs; aws, docker print and record their arguments."""
+    """terraform answers the outputs; aws answers for an ECR that holds what docker pushed (under its own digest);
+    docker records its arguments and reports a different, local digest (as podman does)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    pushed = tmp_path / "pushed"
     scripts = {
         "terraform": f"""case "$*" in *ecr_repository_url*) echo 123456789012.dkr.ecr.eu-west-1.amazonaws.com/sr-dev;;
                      *cpu_architecture*) echo {arch};; esac""",
-        "aws": "echo password",
-        "docker": f'echo "docker $*" >> {tmp_path}/calls; cat >/dev/null 2>&1 || true; echo sha256:abc',
+        "aws": f"""echo "aws $*" >> {tmp_path}/calls
+                case "$*" in *describe-images*) [ -f {pushed} ] && echo sha256:ecr || exit 254;;
+                             *) echo password;; esac""",
+        "docker": f"""echo "docker $*" >> {tmp_path}/calls; cat >/dev/null 2>&1 || true
+                   case "$1" in push) touch {pushed};; image) echo sha256:local;; esac""",
     }
     for name, body in scripts.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
@@ -38,15 +44,42 @@ def fake_bin(tmp_path: Path, arch: str) -> Path:
     return bin_dir
 
 
-def test_push_builds_for_the_tasks_architecture(tmp_path: Path) -> None:
+def test_push_builds_for_the_tasks_architecture_and_pins_the_digest_ecr_stores(tmp_path: Path) -> None:
     for arch, platform in (("X86_64", "linux/amd64"), ("ARM64", "linux/arm64")):
         work = tmp_path / arch
         work.mkdir()
         path = f"{fake_bin(work, arch)}:{os.environ['PATH']}"
-        out = make("push", "ENV=dev", "CONTAINER=docker", "CA_BUNDLE=", env={"PATH": path})
+        out = make("push", "ENV=dev", f"TF_DIR={work}", "CONTAINER=docker", "CA_BUNDLE=", "IMAGE_TAG=abc123",
+                   env={"PATH": path})  # fmt: skip
         assert out.returncode == 0, out.stdout + out.stderr
         builds = [c for c in (work / "calls").read_text().splitlines() if c.startswith("docker build")]
         assert builds and f"--platform {platform}" in builds[0], builds
+        uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sr-dev@sha256:ecr"
+        assert json.loads((work / "image.auto.tfvars.json").read_text()) == {"image_uri": uri}
+        assert f'image_uri = "{uri}"' in out.stdout and "sha256:local" not in out.stdout
+
+
+def test_pushing_the_same_commit_again_says_already_pushed(tmp_path: Path) -> None:
+    path = f"{fake_bin(tmp_path, 'ARM64')}:{os.environ['PATH']}"
+    args = ("push", "ENV=dev", f"TF_DIR={tmp_path}", "CONTAINER=docker", "CA_BUNDLE=", "IMAGE_TAG=abc123")
+    assert make(*args, env={"PATH": path}).returncode == 0
+    # WHEN the same commit is pushed again to the IMMUTABLE repository
+    again = make(*args, env={"PATH": path})
+    # THEN it says so and succeeds, building and pushing nothing
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already pushed" in again.stdout
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len([c for c in calls if c.startswith("docker push")]) == 1
+    assert len([c for c in calls if c.startswith("docker build")]) == 1
+
+
+def test_push_before_bootstrap_says_what_to_run(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "terraform").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "terraform").chmod(0o755)
+    out = make("push", f"TF_DIR={tmp_path}", "CONTAINER=docker", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert out.returncode != 0 and "make bootstrap ENV=" in out.stderr
 
 
 def test_plan_files_and_mirror_lock_files_are_not_committed() -> None:

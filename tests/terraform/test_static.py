@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,140 @@ def test_every_statement_has_a_sid() -> None:
         assert statement.get("sid"), name
 
 
-def test_no_wildcard_resource_except_the_ecr_login() -> None:
+def test_no_wildcard_resource_except_the_ecr_login_and_the_cluster_scoped_list() -> None:
     for name, statement in statements():
         for resource in statement.get("resources", []):
             if resource == "*":
-                assert statement["actions"] == ["ecr:GetAuthorizationToken"], f"{name}: {statement['sid']}"
+                assert statement["actions"] in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"]), statement["sid"]
+                if statement["actions"] == ["ecs:ListTasks"]:
+                    assert _conditions(statement) == {"ecs:cluster"}, f"{name}: ListTasks on * needs ecs:cluster"
+
+
+def _conditions(statement: dict[str, Any]) -> set[str]:
+    return {c["variable"] for c in statement.get("condition", [])}
+
+
+# The resource each action is authorised on, as the Service Authorization Reference writes it (one page per service:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html,
+# list_awsidentityandaccessmanagementiam.html, list_awssystemsmanager.html, list_amazoncloudwatchlogs.html,
+# list_amazons3.html, list_awskeymanagementservice.html, list_amazondynamodb.html,
+# list_amazonelasticcontainerregistry.html).
+# "*": the action has no resource type (or, for ecs:ListTasks, is evaluated on "*" with the ecs:cluster condition,
+# amazon-ecs-developer-guide#211). CloudWatch Logs: a log group is written with ":*" in IAM policies
+# (AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html), which also covers its log streams.
+LOG_GROUP = "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+LOG_STREAM = LOG_GROUP + ":log-stream:${LogStreamName}"
+ECS_TASK = "arn:${Partition}:ecs:${Region}:${Account}:task/${ClusterName}/${TaskId}"
+S3_OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+DDB_TABLE = "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
+SERVICE_AUTHORIZATION_FORMS: dict[str, tuple[str, ...]] = {
+    "ecs:RunTask": ("arn:${Partition}:ecs:${Region}:${Account}:task-definition/${TaskDefinitionFamilyName}:"
+                    "${TaskDefinitionRevisionNumber}",),
+    "ecs:DescribeTasks": (ECS_TASK,), "ecs:StopTask": (ECS_TASK,), "ecs:TagResource": (ECS_TASK,),
+    "ecs:ListTasks": ("*",),
+    "iam:PassRole": ("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",),
+    "ssm:GetParameter": ("arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}",),
+    "ssm:StartAutomationExecution": (
+        "arn:${Partition}:ssm:${Region}:${Account}:automation-definition/${AutomationDefinitionName}:${VersionId}",),
+    "ssm:GetAutomationExecution": (
+        "arn:${Partition}:ssm:${Region}:${Account}:automation-execution/${AutomationExecutionId}",),
+    "logs:FilterLogEvents": (LOG_GROUP,), "logs:GetLogEvents": (LOG_STREAM,),
+    "logs:CreateLogStream": (LOG_GROUP,), "logs:PutLogEvents": (LOG_STREAM,),
+    "ecr:BatchGetImage": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:GetDownloadUrlForLayer": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:BatchCheckLayerAvailability": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
+    "ecr:GetAuthorizationToken": ("*",),
+    "s3:GetObject": (S3_OBJECT,), "s3:PutObject": (S3_OBJECT,), "s3:AbortMultipartUpload": (S3_OBJECT,),
+    "kms:Decrypt": ("arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",),
+    "kms:GenerateDataKey": ("arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",),
+    "dynamodb:DescribeTable": (DDB_TABLE,), "dynamodb:DescribeKinesisStreamingDestination": (DDB_TABLE,),
+    "dynamodb:PartiQLUpdate": (DDB_TABLE,), "dynamodb:Scan": (DDB_TABLE,),
+    "dynamodb:Query": (DDB_TABLE, DDB_TABLE + "/index/${IndexName}"),
+}  # fmt: skip
+# The module's expressions, rendered with sample values (a cluster "c", a deployment "x-dev").
+ACCOUNT = {"Partition": "aws", "Region": "eu-west-1", "Account": "123456789012"}
+RENDERED = {
+    "${local.partition}": "aws", "${local.region}": "eu-west-1", "${local.account_id}": "123456789012",
+    "${local.cluster_name}": "c", "${local.cluster_arn}": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
+    "${local.table_arn}": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+    "${aws_ecs_task_definition.this.family}": "x-dev", "${aws_ssm_document.runbook.name}": "x-dev-run",
+    "${aws_cloudwatch_log_group.this.arn}": "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/x-dev",
+    "${aws_ssm_parameter.run_task_config.arn}": "arn:aws:ssm:eu-west-1:123456789012:parameter/x/dev/run-task-config",
+    "${aws_iam_role.task_exec.arn}": "arn:aws:iam::123456789012:role/x-dev-exec",
+    "${aws_iam_role.tasks.arn}": "arn:aws:iam::123456789012:role/x-dev-task",
+    "${aws_iam_role.runbook.arn}": "arn:aws:iam::123456789012:role/x-dev-runbook",
+    "${statement.value}": None,  # a dynamic statement's resource: rendered from its for_each below
+}  # fmt: skip
+# Concrete names for the ARNs a wildcard resource must cover.
+SAMPLE_NAMES = {"LogGroupName": "/ecs/x-dev", "LogStreamName": "rerun/worker/0123", "ClusterName": "c",
+                "TaskId": "0123", "TaskDefinitionFamilyName": "x-dev", "TaskDefinitionRevisionNumber": "3",
+                "AutomationDefinitionName": "x-dev-run", "VersionId": "$DEFAULT", "AutomationExecutionId": "0123",
+                "BucketName": "rerun-keys", "ObjectName": "redrive/r1.jsonl", "TableName": "orders",
+                "IndexName": "by_date"}  # fmt: skip
+DYNAMIC_VALUES = {"local.ecr_repository": "arn:aws:ecr:eu-west-1:123456789012:repository/x-dev",
+                  "local.table_arn": RENDERED["${local.table_arn}"],
+                  "local.keys_file_object_arn": "arn:aws:s3:::rerun-keys/orders/*",
+                  "local.failed_keys_object_arn": "arn:aws:s3:::rerun-keys/redrive/*",
+                  "var.keys_file_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k1",
+                  "var.failed_keys_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k2"}  # fmt: skip
+
+
+def _render(resource: str, for_each: str) -> str:
+    if resource == "${statement.value}":
+        return DYNAMIC_VALUES[re.findall(r"\[((?:local|var)\.\w+)\]", for_each)[-1]]
+    for expression, value in RENDERED.items():
+        if value is not None:
+            resource = resource.replace(expression, value)
+    assert "${" not in resource, f"no sample value for {resource}"
+    return resource
+
+
+def _has_form(resource: str, form: str) -> bool:
+    """Whether the policy's resource is an ARN of the form, or a wildcard covering one."""
+    if form == "*":
+        return resource == "*"
+    pattern = re.escape(form)
+    for name, value in ACCOUNT.items():
+        pattern = pattern.replace(re.escape("${" + name + "}"), re.escape(value))
+    pattern = re.sub(r"\\\$\\\{\w+\\\}", "[^:]+", pattern)
+    if form.endswith(":log-group:${LogGroupName}"):
+        pattern += r"(:\*)?"
+    sample = re.sub(r"\$\{(\w+)\}", lambda m: {**ACCOUNT, **SAMPLE_NAMES}.get(m.group(1), "sample"), form)
+    return re.fullmatch(pattern, resource) is not None or fnmatch.fnmatchcase(sample, resource)
+
+
+def rendered_statements() -> list[tuple[str, dict[str, Any], list[str]]]:
+    out = []
+    for name, doc in blocks("data").items():
+        if not name.startswith("aws_iam_policy_document."):
+            continue
+        for statement in doc.get("statement", []):
+            resources = statement.get("resources", [])
+            if isinstance(resources, str):  # the table and, through a for expression, each named index
+                assert re.search(r"concat\(\[local\.table_arn\], \[for i in local\.index_names", resources)
+                resources = ["${local.table_arn}", "${local.table_arn}/index/by_date"]
+            out.append((statement["sid"], statement, [_render(r, "") for r in resources]))
+        for dyn in doc.get("dynamic", []):
+            for body in dyn.values():
+                content = body["content"][0]
+                resources = [_render(r, body["for_each"]) for r in content.get("resources", [])]
+                out.append((content["sid"], content, resources))
+    return out
+
+
+def test_every_resource_has_the_form_the_service_authorization_reference_gives_its_action() -> None:
+    checked = 0
+    for sid, statement, resources in rendered_statements():
+        if "actions" not in statement or statement["actions"] == ["sts:AssumeRole"]:
+            continue
+        actions = statement["actions"] if isinstance(statement["actions"], list) else _expand(
+            statement["actions"], locals_())  # fmt: skip
+        for action in actions:
+            forms = SERVICE_AUTHORIZATION_FORMS[action]
+            for resource in resources:
+                assert any(_has_form(resource, form) for form in forms), f"{sid}: {action} on {resource}: {forms}"
+                checked += 1
+    assert checked >= 25
 
 
 def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
@@ -142,63 +272,65 @@ def test_task_definition_environment_names_are_worker_settings() -> None:
 
 
 def runbook(spot: bool = False) -> dict[str, Any]:
-    """The runbook YAML with every templatefile variable filled as runbook.tf fills it."""
+    """The runbook YAML with every templatefile variable filled as runbook.tf fills it (the script with indent())."""
     call = blocks("resource")["aws_ssm_document.runbook"]["content"]
     variables = set(re.findall(r"[{,]\s*(\w+)\s*=", call.split("{", 2)[2]))
     text = (MODULE / "runbook.yaml").read_text()
-    placeholders = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"%\{ if (\w+) ~\}", text))
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"\$\{indent\(8, (\w+)\)\}", text))
     assert placeholders == variables, "runbook.yaml placeholders and runbook.tf templatefile variables differ"
-    sample = {"subnets": '["subnet-1"]', "security_groups": '["sg-1"]', "timeout_seconds": "600"}
+    assert 'file("${path.module}/runbook_script.py")' in call
+    script = (MODULE / "runbook_script.py").read_text()
+    sample = {"subnets": '["subnet-1"]', "security_groups": '["sg-1"]', "timeout_seconds": "600",
+              "spot": str(spot).lower(), "assign_public_ip": "DISABLED"}  # fmt: skip
+    text = text.replace("${indent(8, script)}", script.replace("\n", "\n" + " " * 8))
     for name in placeholders:
         text = text.replace("${" + name + "}", sample.get(name, f"X-{name}"))
-    return dict(yaml.safe_load(_directives(text, spot)))
-
-
-def _directives(text: str, spot: bool) -> str:
-    """Render the template's `%{ if spot ~}` ... `%{ else ~}` ... `%{ endif ~}` as Terraform would."""
-    pattern = r"%\{ if spot ~\}\n(.*?)%\{ else ~\}\n(.*?)%\{ endif ~\}\n"
-    return re.sub(pattern, lambda m: m.group(1) if spot else m.group(2), text, flags=re.DOTALL)
+    return dict(yaml.safe_load(text))
 
 
 def test_runbook_parses_and_wires_its_steps() -> None:
     doc = runbook()
     steps = {s["name"]: s for s in doc["mainSteps"]}
     assert [s["action"] for s in doc["mainSteps"]] == [
-        "aws:executeScript", "aws:executeAwsApi", "aws:waitForAwsResourceProperty", "aws:executeScript",
-        "aws:assertAwsResourceProperty", "aws:executeAwsApi",
+        "aws:executeScript", "aws:waitForAwsResourceProperty", "aws:executeScript", "aws:executeAwsApi",
     ]  # fmt: skip
     # a cancelled or timed-out execution stops the task; the happy path ends before StopTask
     assert (steps["WaitForStop"]["onFailure"], steps["WaitForStop"]["onCancel"]) == ("step:StopTask",) * 2
-    assert steps["AssertExitCode"]["isEnd"] is True and steps["StopTask"]["inputs"]["Api"] == "StopTask"
+    assert steps["CheckExitCode"]["isEnd"] is True and steps["StopTask"]["inputs"]["Api"] == "StopTask"
     assert steps["StopTask"]["inputs"]["task"] == "{{ RunTask.TaskArn }}"
-    assert "BuildEnvironment.RunId" in doc["outputs"]
-    assert steps["RunTask"]["inputs"]["tags"] == [{"key": "run-id", "value": "{{ BuildEnvironment.RunId }}"}]
+    assert {"RunTask.RunId", "RunTask.TaskArn", "RunTask.LogStream"} <= set(doc["outputs"])
     declared = {f"{s['name']}.{o['Name']}" for s in doc["mainSteps"] for o in s.get("outputs", [])}
     text = yaml.safe_dump(doc)
     for ref in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", text):
         assert ref in declared or ref in doc["parameters"], ref
     assert set(doc["outputs"]) <= declared
-    run = steps["RunTask"]["inputs"]
-    assert (run["Service"], run["Api"], run["launchType"]) == ("ecs", "RunTask", "FARGATE")
-    assert steps["RunTask"]["outputs"][0]["Selector"] == "$.tasks[0].taskArn"
-    assert run["overrides"]["containerOverrides"][0]["environment"] == "{{ BuildEnvironment.Environment }}"
+    # RunTask and the exit-code check are the script's handlers (runbook_script.py, tested against moto), whole
+    script = (MODULE / "runbook_script.py").read_text().rstrip("\n")
+    for name, handler in (("RunTask", "start"), ("CheckExitCode", "check")):
+        inputs = steps[name]["inputs"]
+        assert (inputs["Runtime"], inputs["Handler"], inputs["Script"]) == ("python3.11", handler, script)
+        assert steps[name]["timeoutSeconds"] <= 600  # an executeScript step's limit
+    assert steps["RunTask"]["outputs"][0] == {"Name": "TaskArn", "Selector": "$.Payload.task_arn", "Type": "String"}
+    assert steps["CheckExitCode"]["inputs"]["InputPayload"]["TaskArn"] == "{{ RunTask.TaskArn }}"
+    assert steps["WaitForStop"]["inputs"]["tasks"] == ["{{ RunTask.TaskArn }}"]
     assert steps["WaitForStop"]["inputs"]["DesiredValues"] == ["STOPPED"]
-    check = steps["AssertExitCode"]["inputs"]
-    assert (check["PropertySelector"], check["DesiredValues"]) == ("$.tasks[0].containers[0].exitCode", ["0"])
 
 
-def test_runbook_forwards_only_worker_settings_and_only_those_given() -> None:
-    step = runbook()["mainSteps"][0]
-    assert set(step["inputs"]["InputPayload"]) <= set(Settings.env_names())
-    namespace: dict[str, Any] = {}
-    exec(step["inputs"]["Script"], namespace)  # noqa: S102 - the runbook's own three-line handler
-    given = {"HASH_KEY_VALUE": "cust-1", "GSI_DATE": "", "DRY_RUN": "true", "RUN_ID": "r-7"}
-    assert namespace["handler"](dict(given), None) == {
-        "environment": [{"name": "DRY_RUN", "value": "true"}, {"name": "HASH_KEY_VALUE", "value": "cust-1"},
-                        {"name": "RUN_ID", "value": "r-7"}], "run_id": "r-7"}  # fmt: skip
-    generated = namespace["handler"]({**given, "RUN_ID": ""}, None)
-    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", generated["run_id"])
-    assert {"name": "RUN_ID", "value": generated["run_id"]} in generated["environment"]
+def test_runbook_runs_as_its_assume_role_parameter_not_a_role_written_into_it() -> None:
+    doc = runbook()
+    assert doc["assumeRole"] == "{{ AutomationAssumeRole }}"
+    role = doc["parameters"]["AutomationAssumeRole"]
+    assert role["default"] == "X-assume_role_arn" and role["type"] == "String"
+    assert re.fullmatch(role["allowedPattern"], "arn:aws:iam::123456789012:role/stream-rerun-prod-runbook")
+    assert not re.fullmatch(role["allowedPattern"], "stream-rerun-prod-runbook")
+
+
+def test_runbook_forwards_only_worker_settings() -> None:
+    payload = runbook()["mainSteps"][0]["inputs"]["InputPayload"]
+    worker = {k for k in payload if k.isupper()}
+    assert worker <= set(Settings.env_names())
+    assert set(payload) - worker == {"Cluster", "TaskDefinition", "ContainerName", "Subnets", "SecurityGroups",
+                                     "AssignPublicIp", "Spot", "LogStreamPrefix"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -221,9 +353,9 @@ def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: l
 
 def test_runbook_parameters_are_the_launchers_and_each_reaches_its_variable() -> None:
     doc = runbook()
-    payload = doc["mainSteps"][0]["inputs"]["InputPayload"]
+    payload = {k: v for k, v in doc["mainSteps"][0]["inputs"]["InputPayload"].items() if k.isupper()}
     assert payload == {name: "{{ " + parameter + " }}" for name, parameter in RUNBOOK_PARAMETERS.items()}
-    assert set(doc["parameters"]) == set(RUNBOOK_PARAMETERS.values())
+    assert set(doc["parameters"]) - {"AutomationAssumeRole"} == set(RUNBOOK_PARAMETERS.values())
 
 
 def test_runbook_run_id_pattern_is_the_workers() -> None:
@@ -238,7 +370,8 @@ def test_operator_policy_grants_exactly_what_the_launcher_calls() -> None:
     statements = operator["statement"] + documents["aws_iam_policy_document.run_tasks"]["statement"]
     assert {a for s in statements for a in s["actions"]} == set(OPERATOR_ACTIONS)
     for statement in statements:
-        assert all(r != "*" for r in statement["resources"]), statement["sid"]
+        if statement["resources"] == ["*"]:  # only a cluster's task list, narrowed to this cluster
+            assert statement["actions"] == ["ecs:ListTasks"] and _conditions(statement) == {"ecs:cluster"}
 
 
 def test_envs_pass_every_option_an_operator_needs() -> None:
@@ -251,9 +384,20 @@ def test_envs_pass_every_option_an_operator_needs() -> None:
         assert "allow_full_table_scan" in example and "keys_file_s3_prefix" in example
 
 
+def test_the_complete_example_sets_every_module_option() -> None:
+    call = parse(TF / "examples" / "complete" / "main.tf")["module"][0]["stream_rerun"]
+    assert set(blocks("variable")) <= set(call), f"examples/complete does not set {set(blocks('variable')) - set(call)}"
+
+
+def test_the_module_asks_a_minimum_provider_version_and_the_roots_pin_the_major() -> None:
+    def aws_version(path: Path) -> str:
+        return str(parse(path)["terraform"][0]["required_providers"][0]["aws"]["version"])
+
+    assert aws_version(MODULE / "versions.tf") == ">= 5.40"
+    for root in ("envs/dev", "envs/prod", "examples/complete"):
+        assert aws_version(TF / root / "versions.tf") == "~> 5.40", root
+
+
 def test_runbook_runs_on_spot_only_when_the_module_says_so() -> None:
-    on_demand = next(s for s in runbook(spot=False)["mainSteps"] if s["name"] == "RunTask")["inputs"]
-    spot = next(s for s in runbook(spot=True)["mainSteps"] if s["name"] == "RunTask")["inputs"]
-    assert on_demand["launchType"] == "FARGATE" and "capacityProviderStrategy" not in on_demand
-    assert "launchType" not in spot
-    assert [p["capacityProvider"] for p in spot["capacityProviderStrategy"]] == ["FARGATE_SPOT", "FARGATE"]
+    assert runbook(spot=False)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "false"
+    assert runbook(spot=True)["mainSteps"][0]["inputs"]["InputPayload"]["Spot"] == "true"

@@ -19,8 +19,8 @@ OPERATOR_ACTIONS: dict[str, str] = {
     "ecs:DescribeTasks": "follow the tasks (ecs.Fleet.describe)",
     "ecs:StopTask": "Ctrl-C with --stop-on-interrupt, a fan-out that failed part-way (ecs.Fleet.stop)",
     "ecs:ListTasks": "--attach RUN_ID (ecs.Fleet.find)",
-    "iam:PassRole": "RunTask passes the task and execution roles",
-    "logs:GetLogEvents": "tail the tasks' logs (logtail.LogTail)",
+    "iam:PassRole": "RunTask passes the task and execution roles; --runbook passes the runbook's role to SSM",
+    "logs:FilterLogEvents": "tail the tasks' logs, one call per poll (logtail.RunLogs); aws logs tail",
     "ssm:StartAutomationExecution": "--runbook (runbook.Runbook.run)",
     "ssm:GetAutomationExecution": "--runbook, following it (runbook.Runbook.follow)",
 }

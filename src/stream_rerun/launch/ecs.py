@@ -3,10 +3,12 @@ stop them, find them again by RUN_ID or ARN, and read their exit codes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.errors import EXIT_FAILED, OPERATOR, RerunError, as_rerun_error
+from stream_rerun.errors import OPERATOR, RerunError, as_rerun_error
+from stream_rerun.launch.outcome import capacity_short, failure_reasons, placement, reclaimed_by_spot, task_outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -27,10 +29,14 @@ class Stopped:
 class Fleet:
     """The ECS side of a launch: one cluster, one task definition family, one container."""
 
-    def __init__(self, ecs: ECSClient, config: dict[str, Any], spot: bool = False) -> None:
+    def __init__(
+        self, ecs: ECSClient, config: dict[str, Any], spot: bool = False, out: Callable[[str], None] = print
+    ) -> None:
         self.ecs = ecs
         self.config = config
         self.spot = spot
+        self.out = out
+        self.on_demand: list[str] = []  # tasks that asked for Spot and run on FARGATE (Spot capacity was short)
 
     @property
     def cluster(self) -> str:
@@ -55,14 +61,25 @@ class Fleet:
         return arns
 
     def run_task(self, environment: dict[str, str]) -> str:
+        """One RunTask; with Spot, a second one on FARGATE when RunTask's failures say Spot capacity is short (ECS
+        does not fall back by itself), said per worker."""
+        response = self._run_task(environment, placement(self.spot))
+        short = capacity_short(response.get("failures", [])) if self.spot and not response.get("tasks") else None
+        if short:
+            response = self._run_task(environment, placement(False))
+        if not response.get("tasks"):
+            raise RerunError(f"RunTask started no task: {failure_reasons(response.get('failures', []))}")
+        arn = str(response["tasks"][0]["taskArn"])
+        if short:
+            self.on_demand.append(arn)
+            worker = f"[w{environment['WORKER_INDEX']}] " if "WORKER_INDEX" in environment else ""
+            self.out(f"{worker}FARGATE_SPOT capacity is short ({short}): started on FARGATE instead: {arn}")
+        return arn
+
+    def _run_task(self, environment: dict[str, str], where: dict[str, Any]) -> dict[str, Any]:
         c = self.config
-        placement: dict[str, Any] = (
-            {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1},
-                                          {"capacityProvider": "FARGATE", "weight": 0, "base": 0}]}
-            if self.spot else {"launchType": "FARGATE"}
-        )  # fmt: skip
         try:
-            response = self.ecs.run_task(
+            return dict(self.ecs.run_task(
                 cluster=c["cluster"],
                 taskDefinition=c["task_definition"],
                 count=1,
@@ -73,16 +90,10 @@ class Fleet:
                 overrides={"containerOverrides": [{"name": c["container_name"], "environment": [
                     {"name": k, "value": v} for k, v in sorted(environment.items())]}]},
                 tags=[{"key": RUN_ID_TAG, "value": environment["RUN_ID"]}],
-                **placement,
-            )  # fmt: skip
+                **where,
+            ))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one vocabulary for every AWS error
             raise as_rerun_error(exc, "ECS", "starting a task (RunTask)", OPERATOR) from None
-        if not response.get("tasks"):
-            reasons = "; ".join(
-                f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response.get("failures", [])
-            )
-            raise RerunError(f"RunTask started no task: {reasons or 'no reason given'}")
-        return str(response["tasks"][0]["taskArn"])
 
     def describe(self, arns: list[str]) -> dict[str, dict[str, Any]]:
         """DescribeTasks, 100 at a time; a task ECS no longer knows is MISSING. AWS errors propagate raw (the
@@ -126,18 +137,16 @@ class Fleet:
         return task_id
 
     def stopped(self, task: dict[str, Any]) -> Stopped:
-        """The container's exit code; a task that never started has none: exit 1 with ECS's reasons."""
-        container: dict[str, Any] = next(
-            (c for c in task.get("containers", []) if c.get("name") == self.config["container_name"]), {}
-        )
-        code = container.get("exitCode")
-        if code is None:
-            return Stopped(
-                EXIT_FAILED,
-                f"task stopped without an exit code: stopCode={task.get('stopCode')} "
-                f"stoppedReason={task.get('stoppedReason')!r} containerReason={container.get('reason')!r}",
+        """The container's exit code (1 for a task that never started) and ECS's reasons; a task Spot reclaimed says
+        how to go on."""
+        code, text = task_outcome(task, self.config["container_name"])
+        if reclaimed_by_spot(task):
+            run_id = _tag(task, RUN_ID_TAG) or "<RUN_ID>"
+            text += (
+                f"; reclaimed by Spot: resume with --attach {run_id} (the rest of the fleet) / rerun with "
+                f"RUN_ID={run_id} and the same selection (items already touched are not fired twice)"
             )
-        return Stopped(int(code), f"task stopped: container exit code {code}")
+        return Stopped(code, text)
 
     def console_url(self, task_arn: str) -> str:
         region, cluster = self.config["region"], self.cluster.rsplit("/", 1)[-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ from stream_rerun.errors import (
     is_retryable,
 )
 from stream_rerun.launch.ecs import DONE, Fleet
-from stream_rerun.launch.logtail import LogTail
+from stream_rerun.launch.logtail import LogTail, RunLogs
 from stream_rerun.launch.progress import PlainView, View, summary_block
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class Follower:
     view: View | None = None
     env: str = "<env>"  # the environment's name, for the re-drive command in the summary block
     tails: list[LogTail] = field(default_factory=list)
+    reader: RunLogs | None = None
 
     def __post_init__(self) -> None:
         self.view = self.view or PlainView(self.out)
@@ -48,11 +49,15 @@ class Follower:
         c = self.fleet.config
         stream = f"{c['log_stream_prefix']}/{c['container_name']}/{arn.rsplit('/', 1)[-1]}"
         assert self.view is not None
-        return LogTail(self.logs, c["log_group"], stream, prefix, self.view.line)
+        return LogTail(stream, prefix, self.view.line)
+
+    def reader_for(self, tails: list[LogTail]) -> RunLogs:
+        return RunLogs(self.logs, self.fleet.config["log_group"], tails)
 
     def follow(self, arns: list[str]) -> int:
         """Follow until every task stopped; the view is closed before anything final is printed."""
         self.tails = [self.tail_for(arn, f"[w{i}] " if len(arns) > 1 else "") for i, arn in enumerate(arns)]
+        self.reader = self.reader_for(self.tails)
         try:
             then = self._follow(arns)
         finally:
@@ -62,15 +67,17 @@ class Follower:
 
     def _follow(self, arns: list[str]) -> Callable[[], int]:
         """Poll until the end; returns what to do once the view is closed (it prints and gives the exit code)."""
-        assert self.view is not None
+        assert self.view is not None and self.reader is not None
+        reader = self.reader
         deadline = time.monotonic() + self.timeout
         trouble = 0
         try:
             while True:
                 try:
                     tasks = self.fleet.describe(arns)
-                    for tail in self.tails:
-                        tail.poll()
+                    if not reader.since_ms:
+                        reader.since_ms = created_ms(tasks.values())
+                    reader.poll()
                     self.view.refresh(self.tails)
                     trouble = 0
                 except Exception as exc:  # noqa: BLE001 - transient AWS trouble is retried, the rest reported
@@ -123,3 +130,9 @@ class Follower:
             f"Re-attach: make rerun ENV=... LAUNCH_ARGS='{attach}'. Logs: aws logs tail {group} --follow. "
             f"Stop: aws ecs stop-task --cluster {self.fleet.cluster} --task <arn>, for each of: {' '.join(arns)}"
         )
+
+
+def created_ms(tasks: Iterable[dict[str, Any]]) -> int:
+    """When the first of these tasks was created (ms since the epoch), where ECS says; else 0 (read from the start)."""
+    times = [t["createdAt"].timestamp() for t in tasks if hasattr(t.get("createdAt"), "timestamp")]
+    return int(min(times) * 1000) if times else 0

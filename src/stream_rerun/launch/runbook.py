@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT, OPERATOR, ConfigError, as_rerun_error
@@ -63,16 +64,18 @@ class Runbook:
         return self.follow(execution_id)
 
     def follow(self, execution_id: str) -> int:
-        tail = None
+        reader = None
         deadline = time.monotonic() + self.follower.timeout
         while True:
             run = self.ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
             task_arn = _task_arn(run)
-            if task_arn and tail is None:
+            if task_arn and reader is None:
                 self.out(f"task {task_arn}")
-                tail = self.follower.tail_for(task_arn)
-            if tail:
-                tail.poll()
+                reader = self.follower.reader_for([self.follower.tail_for(task_arn)])
+                start = run.get("ExecutionStartTime")
+                reader.since_ms = int(start.timestamp() * 1000) if isinstance(start, datetime) else 0
+            if reader:
+                reader.poll()
             status = str(run.get("AutomationExecutionStatus"))
             if status in _DONE:
                 return self.result(status, run, task_arn)

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40.0, < 6.0.0"
+      version = "~> 5.40" # the major version is pinned here, in the root; the module asks only >= 5.40
     }
   }
 

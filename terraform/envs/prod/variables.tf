@@ -15,7 +15,7 @@ variable "gsi_name" {
 }
 
 variable "image_uri" {
-  description = "The worker image (make push ENV=prod prints it)."
+  description = "The worker image, pinned by digest: make push ENV=prod writes it to image.auto.tfvars.json."
   type        = string
 }
 
@@ -100,7 +100,7 @@ variable "failed_keys_kms_key_arn" {
 }
 
 variable "fargate_spot" {
-  description = "Run on FARGATE_SPOT (FARGATE fallback) by default."
+  description = "Run on FARGATE_SPOT by default (the launcher and the runbook start a task on FARGATE when Spot capacity is short)."
   type        = bool
   default     = false
   nullable    = false

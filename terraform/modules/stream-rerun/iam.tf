@@ -33,9 +33,12 @@ resource "aws_iam_role" "task_exec" {
 
 data "aws_iam_policy_document" "task_exec" {
   statement {
+    # The log group's ARN with ":*", as AWS's own examples write it: it covers the group (CreateLogStream is authorised
+    # on the log-group) and its streams (PutLogEvents, on log-stream). The provider's arn has no ":*" of its own.
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html
     sid       = "WriteTaskLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
   dynamic "statement" {
@@ -137,8 +140,9 @@ data "aws_iam_policy_document" "tasks" {
   dynamic "statement" {
     for_each = local.failed_keys_object_arn == null ? [] : [local.failed_keys_object_arn]
     content {
+      # AbortMultipartUpload: a large re-drive file is a multipart upload, which the SDK aborts when a part fails.
       sid       = "WriteRedriveFiles"
-      actions   = ["s3:PutObject"]
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
       resources = [statement.value]
     }
   }
@@ -180,11 +184,12 @@ data "aws_iam_policy_document" "operator" {
     resources = [aws_ssm_parameter.run_task_config.arn]
   }
 
-  # ListTasks (for --attach) is authorised on container instances, scoped by the ecs:cluster condition.
+  # ListTasks (for --attach) lists a cluster's tasks: it is authorised on "*" only, narrowed by the ecs:cluster
+  # condition (a container-instance ARN never matches on Fargate, so such a grant denies --attach).
   statement {
     sid       = "FindRunTasks"
     actions   = ["ecs:ListTasks"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:container-instance/${local.cluster_name}/*"]
+    resources = ["*"]
 
     condition {
       test     = "ArnEquals"
@@ -193,10 +198,26 @@ data "aws_iam_policy_document" "operator" {
     }
   }
 
+  # One FilterLogEvents per poll over the run's streams (the launcher's tail, and `aws logs tail`): authorised on the
+  # log group, written with ":*" as AWS's examples do.
   statement {
     sid       = "TailTaskLogs"
-    actions   = ["logs:GetLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  # The runbook runs as the role given in its AutomationAssumeRole parameter (default: the module's runbook role);
+  # starting it with that role needs PassRole on it, to SSM only. Nobody without this can start production runs.
+  statement {
+    sid       = "PassRunbookRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.runbook.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ssm.amazonaws.com"]
+    }
   }
 
   statement {

@@ -52,7 +52,8 @@ resource "aws_ecs_cluster" "this" {
   tags = local.tags
 }
 
-# FARGATE_SPOT next to FARGATE, so a run may ask for Spot with FARGATE as fallback (launcher --spot, fargate_spot).
+# FARGATE_SPOT next to FARGATE, so a run may ask for Spot (launcher --spot, fargate_spot). ECS never falls back from
+# FARGATE_SPOT to FARGATE by itself: the launcher and the runbook start a task on FARGATE when Spot capacity is short.
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
 resource "aws_ecs_cluster_capacity_providers" "this" {
   count              = var.cluster_arn == null ? 1 : 0
@@ -124,13 +125,19 @@ resource "aws_ecs_task_definition" "this" {
       readonlyRootFilesystem = true
       mountPoints            = [{ sourceVolume = "scratch", containerPath = "/tmp", readOnly = false }]
       stopTimeout            = var.stop_timeout
-      environment            = [for k in sort(keys(local.worker_environment)) : { name = k, value = local.worker_environment[k] }]
+      # An init process (PID 1) forwards StopTask's SIGTERM to the worker and reaps what it leaves.
+      linuxParameters = { initProcessEnabled = true }
+      environment     = [for k in sort(keys(local.worker_environment)) : { name = k, value = local.worker_environment[k] }]
       logConfiguration = {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.this.name
           awslogs-region        = local.region
           awslogs-stream-prefix = local.log_prefix
+          # Blocking: a line the driver cannot hand to CloudWatch Logs yet waits rather than being dropped (the
+          # default became non-blocking in 2025); the summary and the embedded metrics must never be lost. The cost:
+          # a CloudWatch Logs outage slows the worker's writes to stdout, which the worker tolerates.
+          mode = "blocking"
         }
       }
     }

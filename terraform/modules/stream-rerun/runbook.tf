@@ -1,7 +1,9 @@
 # ---- Runbook: start the task, wait for it, fail unless it exited 0 ----
-# https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeAwsApi.html
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html (RunTask and the
+# exit-code check: runbook_script.py, unit-tested against moto; a script step runs at most 600 s, hence the wait step)
 # https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-waitForAwsResourceProperty.html
-# https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-assertAwsResourceProperty.html
+# The role comes as the AutomationAssumeRole parameter (default the role below), not written into the document:
+# a document's own assumeRole lets anyone allowed ssm:StartAutomationExecution use it without iam:PassRole.
 resource "aws_ssm_document" "runbook" {
   name            = "${local.prefix}-run"
   document_type   = "Automation"
@@ -17,6 +19,7 @@ resource "aws_ssm_document" "runbook" {
     log_stream_prefix = local.log_prefix
     timeout_seconds   = var.runbook_timeout_seconds
     spot              = var.fargate_spot
+    script            = file("${path.module}/runbook_script.py")
   })
   tags = local.tags
 }

@@ -156,9 +156,14 @@ variable "ecr_repository_arn" {
 
 # ---- Task ----
 variable "cluster_arn" {
-  description = "ARN of an existing ECS cluster; null creates one."
+  description = "ARN of an existing ECS cluster (arn:aws:ecs:<region>:<account>:cluster/<name>, not its name: the policies' ecs:cluster conditions compare ARNs); null creates one."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.cluster_arn == null ? true : can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$", var.cluster_arn))
+    error_message = "cluster_arn must be an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>), not a cluster name."
+  }
 }
 
 variable "cpu_architecture" {
@@ -207,9 +212,9 @@ variable "memory" {
 }
 
 variable "stop_timeout" {
-  description = "Seconds between SIGTERM (StopTask) and SIGKILL; the worker needs a few to finish in-flight writes."
+  description = "Seconds between SIGTERM (StopTask, a Spot reclaim) and SIGKILL: the worker finishes in-flight writes and uploads its re-drive file. Default Fargate's maximum, 120 (a Spot reclaim gives 120 s in all)."
   type        = number
-  default     = 30
+  default     = 120
   nullable    = false
 
   validation {
@@ -328,7 +333,7 @@ variable "failed_keys_kms_key_arn" {
 
 # ---- Capacity ----
 variable "fargate_spot" {
-  description = "Run tasks on FARGATE_SPOT with FARGATE as fallback by default (the launcher's --spot for one run). A reclaimed task gets SIGTERM two minutes ahead, stops cleanly, and resumes with the same RUN_ID."
+  description = "Run tasks on FARGATE_SPOT by default (the launcher's --spot for one run); a task RunTask cannot place for lack of Spot capacity is started on FARGATE by the launcher and the runbook (ECS does not fall back by itself). A reclaimed task gets SIGTERM two minutes ahead, stops cleanly, and resumes with the same RUN_ID."
   type        = bool
   default     = false
   nullable    = false

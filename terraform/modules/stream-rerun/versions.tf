@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40.0, < 6.0.0"
+      version = ">= 5.40" # a minimum only: the root module (envs/*) pins the major version
     }
   }
 }

@@ -47,5 +47,5 @@ def deploy(aws: dict[str, Any], parameter: str = "/stream-rerun/prod/run-task-co
 def follower(ecs: Any, logs: Any, lines: list[str] | None = None, **options: Any) -> Follower:
     """A Follower on stubbed clients that never sleeps and collects what it prints in `lines`."""
     out = lines if lines is not None else []
-    defaults: dict[str, Any] = {"timeout": 3600.0, "poll": 0.0}
-    return Follower(Fleet(ecs, run_config()), logs, **{**defaults, **options}, out=out.append, sleep=lambda _s: None)
+    defaults: dict[str, Any] = {"timeout": 3600.0, "poll": 0.0, "sleep": lambda _s: None}
+    return Follower(Fleet(ecs, run_config()), logs, **{**defaults, **options}, out=out.append)

@@ -215,19 +215,51 @@ def test_region_comes_from_aws_region_when_the_sdk_has_none(monkeypatch: pytest.
         launch.region_of(launch.parse_args(["--env", "prod"]))
 
 
-def test_spot_runs_on_fargate_spot_with_fargate_fallback() -> None:
+SHORT = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+SPOT_ONLY = {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+
+
+def run_task_params(**where: Any) -> dict[str, Any]:
+    return {"cluster": ANY, "taskDefinition": ANY, "count": 1, "startedBy": ANY, "networkConfiguration": ANY,
+            "overrides": ANY, "tags": ANY, **where}  # fmt: skip
+
+
+def test_spot_runs_on_fargate_spot_alone() -> None:
+    # a weight-0 FARGATE beside FARGATE_SPOT would place nothing: ECS does not fall back by itself
     ecs = client("ecs")
     stub = Stubber(ecs)
-    strategy = [
-        {"capacityProvider": "FARGATE_SPOT", "weight": 1},
-        {"capacityProvider": "FARGATE", "weight": 0, "base": 0},
-    ]
-    stub.add_response("run_task", {"tasks": [{"taskArn": TASK_ARN}]}, {
-        "cluster": ANY, "taskDefinition": ANY, "count": 1, "startedBy": ANY, "networkConfiguration": ANY,
-        "overrides": ANY, "tags": ANY, "capacityProviderStrategy": strategy})  # fmt: skip
+    stub.add_response("run_task", {"tasks": [{"taskArn": TASK_ARN}]}, run_task_params(**SPOT_ONLY))
     with stub:
         assert Fleet(ecs, run_config(), spot=True).start([{"RUN_ID": "r"}]) == [TASK_ARN]
         stub.assert_no_pending_responses()
+
+
+def test_a_fleet_short_of_spot_capacity_starts_those_workers_on_fargate_and_says_which() -> None:
+    # GIVEN Spot capacity that runs out for the second of three workers
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    arns = [f"{TASK_ARN}{i}" for i in range(3)]
+    stub.add_response("run_task", {"tasks": [{"taskArn": arns[0]}]}, run_task_params(**SPOT_ONLY))
+    stub.add_response("run_task", {"tasks": [], "failures": [{"reason": SHORT}]}, run_task_params(**SPOT_ONLY))
+    stub.add_response("run_task", {"tasks": [{"taskArn": arns[1]}]}, run_task_params(launchType="FARGATE"))
+    stub.add_response("run_task", {"tasks": [{"taskArn": arns[2]}]}, run_task_params(**SPOT_ONLY))
+    said: list[str] = []
+    fleet = Fleet(ecs, run_config(), spot=True, out=said.append)
+    # WHEN the fleet starts
+    with stub:
+        started = fleet.start([{"RUN_ID": "r", "WORKER_INDEX": str(i), "WORKER_COUNT": "3"} for i in range(3)])
+        stub.assert_no_pending_responses()
+    # THEN every worker runs, and the operator is told which one runs on FARGATE and why
+    assert started == arns and fleet.on_demand == [arns[1]]
+    assert said == [f"[w1] FARGATE_SPOT capacity is short ({SHORT}): started on FARGATE instead: {arns[1]}"]
+
+
+def test_a_spot_failure_other_than_capacity_is_not_retried_on_fargate() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    stub.add_response("run_task", {"tasks": [], "failures": [{"arn": "x", "reason": "MISSING"}]})
+    with stub, pytest.raises(RerunError, match="RunTask started no task: x MISSING"):
+        Fleet(ecs, run_config(), spot=True).start([{"RUN_ID": "r"}])
 
 
 def test_attach_finds_a_runs_tasks_by_run_id_in_worker_order(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

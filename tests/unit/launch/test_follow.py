@@ -26,7 +26,7 @@ def quiet_logs(polls: int) -> Any:
     logs = client("logs")
     stub = Stubber(logs)
     for _ in range(polls):
-        stub.add_client_error("get_log_events", "ResourceNotFoundException")
+        stub.add_client_error("filter_log_events", "ResourceNotFoundException")
     stub.activate()
     return logs
 
@@ -58,6 +58,34 @@ def test_task_that_never_started_is_a_failure_with_its_reason() -> None:
     assert lines[-1].startswith("Run ?: NOT done")
 
 
+def test_an_exit_code_comes_with_what_ecs_said_about_the_stop() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    oom = stopped(code=137, stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+    oom["containers"][0]["reason"] = "OutOfMemoryError: Container killed due to memory usage"
+    stub.add_response("describe_tasks", {"tasks": [oom]})
+    lines: list[str] = []
+    with stub:
+        assert follower(ecs, quiet_logs(1), lines).follow([TASK_ARN]) == 137
+    said = next(x for x in lines if "exit code 137" in x)
+    assert "stopCode=EssentialContainerExited" in said and "Essential container in task exited" in said
+    assert "OutOfMemoryError" in said
+
+
+def test_a_task_spot_reclaimed_says_how_to_resume() -> None:
+    ecs = client("ecs")
+    stub = Stubber(ecs)
+    reclaimed = stopped(code=143, stopCode="SpotInterruption", stoppedReason="Your Spot Task was interrupted.",
+                        tags=[{"key": "run-id", "value": "r-42"}])  # fmt: skip
+    stub.add_response("describe_tasks", {"tasks": [reclaimed]})
+    lines: list[str] = []
+    with stub:
+        assert follower(ecs, quiet_logs(1), lines).follow([TASK_ARN]) == 143
+    said = next(x for x in lines if "exit code 143" in x)
+    assert "stopCode=SpotInterruption" in said
+    assert "reclaimed by Spot: resume with --attach r-42" in said and "rerun with RUN_ID=r-42" in said
+
+
 def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> None:
     arns = [f"{TASK_ARN}{i}" for i in range(3)]
     ecs = client("ecs")
@@ -65,11 +93,13 @@ def test_following_a_fleet_fails_if_one_task_fails_and_adds_up_summaries() -> No
     stub.add_response("describe_tasks", {"tasks": [stopped(a, c) for a, c in zip(arns, (0, 1, 0), strict=True)]})
     logs = client("logs")
     log_stub = Stubber(logs)
-    for touched, failed in ((10, 0), (7, 3), (12, 0)):
+    events = []
+    for i, (touched, failed) in enumerate(((10, 0), (7, 3), (12, 0))):
         line = {"event": "summary", "message": "summary", "selected": touched + failed, "touched": touched,
                 "failed": failed}  # fmt: skip
-        log_stub.add_response("get_log_events", {"events": [{"message": json.dumps(line)}], "nextForwardToken": "t"})
-        log_stub.add_response("get_log_events", {"events": [], "nextForwardToken": "t"})
+        stream = f"rerun/worker/{arns[i].rsplit('/', 1)[-1]}"
+        events.append({"logStreamName": stream, "eventId": str(i), "timestamp": i, "message": json.dumps(line)})
+    log_stub.add_response("filter_log_events", {"events": events})  # one call for the whole fleet
     lines: list[str] = []
     with stub, log_stub:
         code = follower(ecs, logs, lines).follow(arns)

@@ -12,11 +12,12 @@ from moto import mock_aws
 from stream_rerun.launch import OPERATOR_ACTIONS
 from stream_rerun.launch import cli as launch
 from stream_rerun.launch.ecs import Fleet
-from stream_rerun.launch.logtail import LogTail
+from stream_rerun.launch.logtail import LogTail, RunLogs
 from tests.unit.launch.support import REGION, deploy
 
-# What one API call needs besides its own action (RunTask passes the two roles and tags the task).
-IMPLIED = {"ecs:RunTask": {"iam:PassRole", "ecs:TagResource"}}
+# What one API call needs besides its own action (RunTask passes the two roles and tags the task; the runbook's
+# execution passes its AutomationAssumeRole).
+IMPLIED = {"ecs:RunTask": {"iam:PassRole", "ecs:TagResource"}, "ssm:StartAutomationExecution": {"iam:PassRole"}}
 
 
 def recorder(clients: dict[str, Any]) -> set[str]:
@@ -49,9 +50,9 @@ def test_every_call_the_launcher_makes_is_granted(monkeypatch: pytest.MonkeyPatc
         fleet = Fleet(aws["ecs"], config)
         arns = fleet.find("policy-1")
         fleet.describe(arns)
-        LogTail(aws["logs"], config["log_group"], "rerun/worker/x", out=lambda _text, _event: None).poll()
+        RunLogs(aws["logs"], config["log_group"], [LogTail("rerun/worker/x", out=lambda _text, _event: None)]).poll()
         fleet.stop(arns, "test")
     # THEN each call is one the operator policy grants
     assert calls - set(OPERATOR_ACTIONS) == set()
     assert {"ssm:GetParameter", "ecs:RunTask", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask",
-            "logs:GetLogEvents"} <= calls  # fmt: skip
+            "logs:FilterLogEvents"} <= calls  # fmt: skip

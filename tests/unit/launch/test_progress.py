@@ -12,7 +12,7 @@ from stream_rerun.launch.progress import LiveView, PlainView, progress_line, sum
 
 
 def tail(started: dict[str, Any] | None = None, progress: dict[str, Any] | None = None) -> LogTail:
-    t = LogTail(logs=None, group="g", stream="s")  # type: ignore[arg-type]
+    t = LogTail(stream="s")
     t.started, t.progress = started or {}, progress or {}
     return t
 

@@ -26,7 +26,7 @@ def test_runbook_failure_exits_with_the_containers_code() -> None:
         {"name": "worker", "exitCode": 1}]}]})  # fmt: skip
     logs = client("logs")
     log_stub = Stubber(logs)
-    log_stub.add_client_error("get_log_events", "ResourceNotFoundException")
+    log_stub.add_client_error("filter_log_events", "ResourceNotFoundException")
     lines: list[str] = []
     with stub, ecs_stub, log_stub:
         runbook = Runbook(ssm, "stream-rerun-prod-run", follower(ecs, logs, lines), out=lines.append)

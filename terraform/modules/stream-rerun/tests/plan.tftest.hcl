@@ -17,6 +17,12 @@ mock_provider "aws" {
   mock_resource "aws_ecs_cluster" {
     defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/stream-rerun-test" }
   }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/stream-rerun-test-mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/stream-rerun-test" }
+  }
 }
 
 variables {
@@ -101,6 +107,10 @@ run "opt_ins_grant_exactly_their_permissions" {
   }
 
   assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "WriteRedriveFiles"]) == toset(["s3:PutObject", "s3:AbortMultipartUpload"])
+    error_message = "re-drive files need s3:AbortMultipartUpload too (a large file is a multipart upload)"
+  }
+  assert {
     condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "WriteRedriveFiles"]) == toset(["arn:aws:s3:::rerun-keys/redrive/*"])
     error_message = "re-drive files are not granted exactly under their prefix"
   }
@@ -162,4 +172,46 @@ run "invalid_fargate_pair_is_refused" {
     memory = 4096
   }
   expect_failures = [var.memory]
+}
+
+run "container_never_drops_log_lines_and_stops_gracefully" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].logConfiguration.options.mode == "blocking"
+    error_message = "the awslogs driver must block rather than drop lines (its default became non-blocking)"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].stopTimeout == 120
+    error_message = "stop_timeout must default to Fargate's maximum, 120 s"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].linuxParameters.initProcessEnabled == true
+    error_message = "the container needs an init process (initProcessEnabled)"
+  }
+}
+
+run "runbook_runs_its_script_as_the_assume_role_parameter" {
+  command = apply
+
+  assert {
+    condition     = yamldecode(aws_ssm_document.runbook.content).assumeRole == "{{ AutomationAssumeRole }}"
+    error_message = "the runbook's role must come from its AutomationAssumeRole parameter, not the document"
+  }
+  assert {
+    condition     = yamldecode(aws_ssm_document.runbook.content).parameters.AutomationAssumeRole.default == aws_iam_role.runbook.arn
+    error_message = "AutomationAssumeRole must default to the module's runbook role"
+  }
+  assert {
+    condition     = yamldecode(aws_ssm_document.runbook.content).mainSteps[0].inputs.Script == chomp(file("${path.module}/runbook_script.py"))
+    error_message = "the RunTask step does not run runbook_script.py as it is"
+  }
+}
+
+run "cluster_name_instead_of_arn_is_refused" {
+  command = plan
+  variables {
+    cluster_arn = "stream-rerun-prod"
+  }
+  expect_failures = [var.cluster_arn]
 }

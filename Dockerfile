@@ -21,6 +21,8 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project --no-cache
 COPY README.md ./
 COPY src ./src
+# The package's version (hatch-vcs reads git, and the build context has none): make image/push and release.yml pass it.
+ARG SETUPTOOLS_SCM_PRETEND_VERSION
 RUN uv sync --frozen --no-dev --no-editable --no-cache
 
 # ---- runtime: the virtualenv and nothing else ----

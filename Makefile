@@ -38,6 +38,17 @@ NAME     ?= stream-rerun
 # The state bucket's region: TF_STATE_REGION, else the env's `region` in terraform.tfvars, else AWS_REGION.
 TF_STATE_REGION ?= $(or $(shell sed -n 's/^ *region *= *"\(.*\)".*/\1/p' $(TF_DIR)/terraform.tfvars 2>/dev/null),$(AWS_REGION))
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+# The image's version (hatch-vcs, as the package reports it: the build context has no .git) and its OCI labels, from
+# git. The project names no licence yet: NOASSERTION (SPDX) until it does.
+IMAGE_VERSION  = $(shell $(PY) -c 'from stream_rerun.version import version; print(version())' 2>/dev/null)
+IMAGE_SOURCE  ?= $(shell git config --get remote.origin.url 2>/dev/null)  # release.yml sets the repository's URL
+IMAGE_LICENSE ?= NOASSERTION
+OCI_LABELS     = --build-arg SETUPTOOLS_SCM_PRETEND_VERSION=$(IMAGE_VERSION) \
+                 $(if $(IMAGE_SOURCE),--label org.opencontainers.image.source=$(IMAGE_SOURCE)) \
+                 --label org.opencontainers.image.revision=$(shell git rev-parse HEAD 2>/dev/null) \
+                 --label org.opencontainers.image.version=$(IMAGE_VERSION) \
+                 --label org.opencontainers.image.created=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
+                 --label org.opencontainers.image.licenses=$(IMAGE_LICENSE)
 # What CI runs, in order: .ci/run runs them all here, .github/workflows/ci.yml one job each (both read `make ci-steps`).
 CI_STEPS  := demo test test-image
 
@@ -121,8 +132,8 @@ bootstrap: ## First deploy 1/3: init ENV and create only its ECR repository (the
 	terraform -chdir=$(TF_DIR) apply $(TF_APPLY_ARGS) -target=module.stream_rerun.aws_ecr_repository.this \
 		-var image_uri=none-yet
 
-push: ## First deploy 2/3: build for ENV's cpu_architecture, push to its ECR repo, pin image_uri by ECR's digest
-	TF_DIR=$(TF_DIR) CONTAINER=$(CONTAINER) IMAGE_TAG=$(IMAGE_TAG) BUILD_FLAGS="$(BUILD_FLAGS)" bash terraform/push.sh
+push: install ## First deploy 2/3: build for ENV's cpu_architecture, push to its ECR repo, pin image_uri by ECR's digest
+	TF_DIR=$(TF_DIR) CONTAINER=$(CONTAINER) IMAGE_TAG=$(IMAGE_TAG) BUILD_FLAGS="$(BUILD_FLAGS) $(OCI_LABELS)" bash terraform/push.sh
 
 plan: ## terraform plan for ENV into tfplan (state bucket TF_STATE_BUCKET; its region TF_STATE_REGION or the env's)
 	$(tf_init)
@@ -138,8 +149,8 @@ demo: install ddb-local ## The main job on DynamoDB Local: no-op writes fire not
 clean: ## Remove the virtualenv and caches (not the DynamoDB Local download)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-image: ## Build the worker image (docker when an engine answers, else podman); PYTHON_IMAGE picks the base
-	$(CONTAINER) build $(BUILD_FLAGS) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) .
+image: install ## Build the worker image (docker when an engine answers, else podman), OCI labels from git; PYTHON_IMAGE picks the base
+	$(CONTAINER) build $(BUILD_FLAGS) $(OCI_LABELS) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) .
 	@$(CONTAINER) image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'
 
 image-base: ## Without a registry: podman, runc and a Debian base image with Python (localhost/python-base:ci)

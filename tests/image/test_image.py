@@ -107,6 +107,22 @@ def test_image_ships_the_worker_only(container_cli: list[str], image: str) -> No
     assert out == "['stream_rerun']"  # no developer tooling, no launcher extra
 
 
+def test_image_carries_oci_labels_from_git_and_reports_the_same_version(container_cli: list[str], image: str) -> None:
+    labels = json.loads(subprocess.run([*container_cli, "image", "inspect", image, "--format", "{{json .Labels}}"],
+                                       capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    oci = {k.removeprefix("org.opencontainers.image."): v for k, v in (labels or {}).items() if k.startswith("org.")}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert oci["revision"] == head
+    assert oci["licenses"] and oci["created"].endswith("Z")
+    probe = "from stream_rerun.version import fields; import json; print(json.dumps(fields()))"
+    out = subprocess.run([*container_cli, "run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", probe],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    reported = json.loads(out)
+    # the package inside was built with the label's version (the build context has no .git), naming this commit
+    assert reported["version"] == oci["version"] != "0.0.0"
+    assert reported["revision"] and head.startswith(reported["revision"])
+
+
 def test_image_reads_an_export_from_s3_and_spools_its_redrive_file_in_tmp(
     container_cli: list[str],
     image: str,

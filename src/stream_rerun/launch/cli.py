@@ -24,6 +24,7 @@ from stream_rerun.launch.follow import Follower
 from stream_rerun.launch.progress import view_for
 from stream_rerun.launch.runbook import Runbook
 from stream_rerun.launch.runconfig import DEFAULT_NAME, load_config
+from stream_rerun.version import describe
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -60,6 +61,7 @@ class Clients:
 
 def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="stream-rerun-launch", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--version", action="version", version=describe("stream-rerun-launch"))
     parser.add_argument("--env", required=True, help="environment name (dev, prod, ...)")
     parser.add_argument("--name", default=os.environ.get("STREAM_RERUN_NAME", DEFAULT_NAME),
                         help=f"the deployment's name (Terraform var.name; default {DEFAULT_NAME})")  # fmt: skip

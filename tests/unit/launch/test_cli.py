@@ -278,3 +278,13 @@ def test_attach_finds_a_runs_tasks_by_run_id_in_worker_order(aws: Any, monkeypat
     assert fleet.find(arns[1]) == [arns[1]]
     with pytest.raises(RerunError, match="no running or recently stopped task of run nope"):
         fleet.find("nope")
+
+
+def test_version_names_the_package_version_and_needs_no_env(capsys: Any) -> None:
+    from stream_rerun.version import version
+
+    with pytest.raises(SystemExit) as done:
+        launch.parse_args(["--version"])  # before --env is required
+    assert done.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith(f"stream-rerun-launch {version()}")

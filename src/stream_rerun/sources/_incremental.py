@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.errors import ConfigError, RunAbortedError, aws_call
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stream_rerun.errors import ConfigError, RunAbortedError, as_rerun_error, aws_call, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -86,9 +88,11 @@ def plan(window: Window, restorable: Recovery) -> list[Window]:
     return parts
 
 
-def client_token(run_id: str, table_arn: str, window: Window, s3_uri: str) -> str:
-    """The ClientToken of one export of a run: every task and every resume of the run asks for the same export."""
-    text = "|".join((run_id, table_arn, window.start.isoformat(), window.end.isoformat(), s3_uri))
+def client_token(run_id: str, table_arn: str, asked: str, s3_uri: str) -> str:
+    """The ClientToken of one export of a run, from what the run asked for (`asked`: the window as the settings give
+    it, and which export of it), not from times computed at run time: every task and every resume of the run asks
+    for the same export, and the first request pins it."""
+    text = "|".join((run_id, table_arn, asked, s3_uri))
     return "rerun-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
@@ -114,7 +118,17 @@ def export_window(client: DynamoDBClient, table_arn: str, window: Window, s3_uri
     }  # fmt: skip
     if prefix:
         request["S3Prefix"] = prefix
-    answer = aws_call(client.export_table_to_point_in_time, "DynamoDB", "requesting an incremental export", **request)
+    try:
+        answer = client.export_table_to_point_in_time(**request)
+    except ClientError as exc:
+        # another task of the run asked first, for a window ending a moment earlier (CHANGED_TO defaulted): theirs
+        found = find_export(client, table_arn, token) if error_code(exc) == "ExportConflictException" else None
+        if found is None:
+            raise as_rerun_error(exc, "DynamoDB", "requesting an incremental export") from None
+        log.info("export found", extra={"event": "export_found", "export_arn": found, "window": str(window)})
+        return found
+    except BotoCoreError as exc:
+        raise as_rerun_error(exc, "DynamoDB", "requesting an incremental export") from None
     arn = str(answer["ExportDescription"]["ExportArn"])
     log.info("export requested", extra={"event": "export_requested", "export_arn": arn, "window": str(window)})
     return arn
@@ -173,6 +187,12 @@ def wait(
                                   "reuses it (or raise MAX_EXPORT_WAIT_SECONDS)")  # fmt: skip
         sleep(min(delay, max(max_wait_s - waited, 0.0)))
         delay = min(delay * 2, MAX_POLL_S)
+
+
+def window_of(desc: dict[str, Any]) -> Window:
+    """The window an export covers (DescribeExport's IncrementalExportSpecification)."""
+    spec = desc["IncrementalExportSpecification"]
+    return Window(spec["ExportFromTime"], spec["ExportToTime"])
 
 
 def folder_of(desc: dict[str, Any]) -> str:

@@ -77,10 +77,15 @@ class TimeWindowSource:
         assert settings.changed_from is not None and settings.export_s3_uri is not None
         restorable = _incremental.recovery(client, table.name)
         self.windows = _incremental.plan(within(settings.changed_from, settings.changed_to, restorable), restorable)
-        uri = settings.export_s3_uri
-        arns = [_incremental.export_window(client, table.arn, w, uri, _incremental.client_token(settings.run_id,
-                table.arn, w, uri)) for w in self.windows]  # fmt: skip
+        uri, asked = settings.export_s3_uri, f"{settings.changed_from.isoformat()}|{settings.changed_to or 'latest'}"
+        tokens = [
+            _incremental.client_token(settings.run_id, table.arn, f"{asked}|{n}", uri) for n in range(len(self.windows))
+        ]
+        arns = [
+            _incremental.export_window(client, table.arn, w, uri, t) for w, t in zip(self.windows, tokens, strict=True)
+        ]
         done = _incremental.wait(client, arns, settings.max_export_wait_seconds)
+        self.windows = [_incremental.window_of(d) for d in done]  # as the run's first request pinned them
         self.exports = [_exports.read(_incremental.folder_of(d), s3, "export") for d in done]
         not_incremental = [e.folder for e in self.exports if not e.incremental]
         if not_incremental:

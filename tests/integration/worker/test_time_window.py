@@ -35,8 +35,8 @@ class Incident:
     changed: list[tuple[str, str]]  # changed in the window and still there
     deleted: list[tuple[str, str]]  # deleted in the window
 
-    def env(self, standin: IncrementalExports, s3_endpoint: str, **more: str) -> dict[str, str]:
-        window = {"CHANGED_FROM": self.start.isoformat(), "CHANGED_TO": self.end.isoformat()}
+    def env(self, standin: IncrementalExports, s3_endpoint: str, to: bool = True, **more: str) -> dict[str, str]:
+        window = {"CHANGED_FROM": self.start.isoformat(), **({"CHANGED_TO": self.end.isoformat()} if to else {})}
         return {**window, "EXPORT_S3_URI": f"s3://{self.bucket}/exports/", "AWS_ENDPOINT_URL_S3": s3_endpoint, **more}
 
 
@@ -99,15 +99,15 @@ def test_items_changed_in_the_window_fire_once_and_deletes_are_listed_never_resu
     assert len(standin.exports) == 1 and standin.requests == 1
 
 
-def test_three_workers_share_one_export_and_split_its_files(
+def test_three_workers_share_one_export_and_split_its_files_also_when_changed_to_defaults(
     fresh_endpoint: str, make_table: Any, bucket: Any, s3_endpoint: str, tmp_path: Path
 ) -> None:
     ddb = emulator.ddb(fresh_endpoint)
     with IncrementalExports(fresh_endpoint, s3_endpoint, export_seconds=2.0) as standin:
         inc = incident(ddb, lambda: make_table(client=ddb), bucket, standin)
-        # WHEN three worker processes run the window at once
-        variables = worker_process_env(standin.endpoint, TABLE_NAME=inc.table, RUN_ID="fan", WORKER_COUNT="3",
-                                       **inc.env(standin, s3_endpoint, REMOVED_KEYS_OUT=f"{tmp_path}/"))  # fmt: skip
+        # WHEN three worker processes run from CHANGED_FROM at once, CHANGED_TO left to each one's latest time
+        window = inc.env(standin, s3_endpoint, to=False, REMOVED_KEYS_OUT=f"{tmp_path}/")
+        variables = worker_process_env(standin.endpoint, TABLE_NAME=inc.table, RUN_ID="fan", WORKER_COUNT="3", **window)
         procs = [subprocess.Popen([sys.executable, "-m", "stream_rerun"], env={**variables, "WORKER_INDEX": str(i)},
                                   stdout=subprocess.PIPE, text=True) for i in range(3)]  # fmt: skip
         outputs = [[json.loads(line) for line in p.communicate(timeout=120)[0].splitlines()] for p in procs]
@@ -116,7 +116,8 @@ def test_three_workers_share_one_export_and_split_its_files(
         assert len(standin.exports) == 1
         started = [next(line for line in out if line.get("event") == "run_started") for out in outputs]
         assert [s["selection"]["my_data_files"] for s in started] == [1, 1, 1]
-        assert fired_by(emulator.stream_records(fresh_endpoint, ddb, inc.table), "fan") == Counter(inc.changed)
+        after = [("a", "2"), ("c", "0"), ("c", "1"), ("c", "2")]  # the window runs to the latest time: these too
+        assert fired_by(emulator.stream_records(fresh_endpoint, ddb, inc.table), "fan") == Counter(inc.changed + after)
         assert sum(out[-1]["removed_in_window"] for out in outputs) == 2
         listed = sorted(tmp_path.glob("fan.removed.worker-*-of-3.jsonl"))
         assert len(listed) == 3 and sorted(k for f in listed for k in keys_in(f.read_text())) == sorted(inc.deleted)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from stream_rerun import sources
 from stream_rerun.config import Settings, _one_line
@@ -76,13 +77,14 @@ def test_a_window_under_15_minutes_is_widened_later_or_earlier_and_logged(caplog
         _incremental.plan(Window(T0, T0 + timedelta(minutes=5)), Recovery(T0, T0 + timedelta(minutes=5)))
 
 
-def test_the_client_token_is_the_runs_and_the_windows() -> None:
-    window = Window(T0, T0 + H)
-    token = _incremental.client_token("run-1", "arn:t", window, "s3://b/p/")
-    assert token == _incremental.client_token("run-1", "arn:t", Window(T0, T0 + H), "s3://b/p/")
-    longer = Window(T0, T0 + 2 * H)
-    others = [("run-2", "arn:t", window, "s3://b/p/"), ("run-1", "arn:u", window, "s3://b/p/"),
-              ("run-1", "arn:t", longer, "s3://b/p/"), ("run-1", "arn:t", window, "s3://b/q/")]  # fmt: skip
+def test_the_client_token_is_the_runs_and_what_it_asked_for() -> None:
+    token = _incremental.client_token("run-1", "arn:t", "2026-11-27T02:10:00+00:00|latest|0", "s3://b/p/")
+    assert token == _incremental.client_token("run-1", "arn:t", "2026-11-27T02:10:00+00:00|latest|0", "s3://b/p/")
+    others = [("run-2", "arn:t", "2026-11-27T02:10:00+00:00|latest|0", "s3://b/p/"),
+              ("run-1", "arn:u", "2026-11-27T02:10:00+00:00|latest|0", "s3://b/p/"),
+              ("run-1", "arn:t", "2026-11-27T02:10:00+00:00|latest|1", "s3://b/p/"),
+              ("run-1", "arn:t", "2026-11-27T02:10:00+00:00|2026-11-27T04:00:00+00:00|0", "s3://b/p/"),
+              ("run-1", "arn:t", "2026-11-27T02:10:00+00:00|latest|0", "s3://b/q/")]  # fmt: skip
     assert token not in {_incremental.client_token(*o) for o in others}
     assert len(token) <= 64 and "$" not in token
 
@@ -122,6 +124,32 @@ def test_the_wait_ends_when_done_or_names_the_export_when_over_time_or_failed(ca
         _incremental.wait(Exports(["IN_PROGRESS"]), ["arn:e2"], 10, clock.sleep, clock)  # type: ignore[arg-type]
     with pytest.raises(RunAbortedError, match="export arn:e3 failed"):
         _incremental.wait(Exports(["FAILED"]), ["arn:e3"], 10, clock.sleep, clock)  # type: ignore[arg-type]
+
+
+class Conflicting:
+    """Another task asked first with the same token for a window ending a moment earlier."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+
+    def list_exports(self, TableArn: str, **_: Any) -> dict[str, Any]:
+        self.listed += 1
+        summary = {"ExportArn": "arn:theirs", "ExportStatus": "IN_PROGRESS", "ExportType": "INCREMENTAL_EXPORT"}
+        return {"ExportSummaries": [summary] if self.listed > 1 else []}
+
+    def describe_export(self, ExportArn: str) -> dict[str, Any]:
+        return {"ExportDescription": {"ExportArn": ExportArn, "ClientToken": "tok"}}
+
+    def export_table_to_point_in_time(self, **_: Any) -> dict[str, Any]:
+        error = {"Error": {"Code": "ExportConflictException", "Message": "token reused"}}
+        raise ClientError(error, "ExportTableToPointInTime")  # type: ignore[arg-type]
+
+
+def test_a_request_that_conflicts_with_the_runs_own_token_takes_the_export_already_made() -> None:
+    arn = _incremental.export_window(Conflicting(), "arn:t", Window(T0, T0 + H), "s3://b/p/", "tok")  # type: ignore[arg-type]
+    assert arn == "arn:theirs"
+    with pytest.raises(RunAbortedError, match="ExportConflictException"):
+        _incremental.export_window(Conflicting(), "arn:t", Window(T0, T0 + H), "s3://b/p/", "other")  # type: ignore[arg-type]
 
 
 def test_the_export_folder_comes_from_its_manifest_or_its_arn() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from stream_rerun.config import Settings
 
-pytest_plugins = ["tests.support.emulator", "tests.support.s3"]
+pytest_plugins = ["tests.support.emulator", "tests.support.s3", "tests.support.incremental_export"]
 
 _AWS = (
     "AWS_REGION",

@@ -20,7 +20,7 @@ from stream_rerun.log import always, configure_logging
 from stream_rerun.metrics import Emf
 from stream_rerun.redrive import RedriveFile, location_of
 from stream_rerun.retry import RetryPolicy
-from stream_rerun.sources import Source, source_for
+from stream_rerun.sources import Source, finish, source_for
 from stream_rerun.table import TableInfo, describe
 from stream_rerun.touch import Toucher
 
@@ -70,15 +70,17 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
+    report = finish(source)  # what the source settled itself (never written) and wrote, e.g. removed_in_window
     code = exit_code(engine)
-    if redrive_error and code == EXIT_OK:
+    if (redrive_error or report.error) and code == EXIT_OK:
         code = EXIT_FAILED
-    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields}
+    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields, **report.fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
-    if engine.abort_error is not None or redrive_error:
-        summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error) if e)
+    summary.update(report.outcomes, selected=summary["selected"] + sum(report.outcomes.values()))
+    if engine.abort_error is not None or redrive_error or report.error:
+        summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error, report.error) if e)
     always(log, "summary", **summary, **emf.fields(summary))
     return code
 

@@ -32,6 +32,14 @@ Variables (README has the same table):
     FILTER_ATTRIBUTE         touch only items whose attribute holds one of FILTER_VALUES (checked in the touch's own
                              condition; the others are counted filtered_out)
     FILTER_VALUES            a JSON array of plain values: strings are S, numbers N, true/false BOOL
+    CHANGED_FROM             select the items changed from this time (ISO 8601 with a zone, 2026-11-27T02:10:00Z),
+                             through incremental exports the worker requests (needs point-in-time recovery)
+    CHANGED_TO               ... until this time, exclusive (default: the table's latest restorable time)
+    EXPORT_S3_URI            s3://bucket/prefix/ where the incremental exports are written (required with CHANGED_FROM)
+    MAX_EXPORT_WAIT_SECONDS  how long the worker waits for its exports (default 3600; then exit 1, and a rerun with the
+                             same RUN_ID reuses them)
+    REMOVED_KEYS_OUT         where the keys of items deleted in the window go (local path or s3://bucket/key; ending in
+                             / names a folder that gets <RUN_ID>.removed.jsonl); never written to the table
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
@@ -47,11 +55,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stream_rerun import sources
@@ -77,6 +94,16 @@ def _filter_values(value: Any) -> Any:
             raise ValueError(f"holds {json.dumps(one)}: only strings, numbers and true/false are allowed")
     return tuple(value)
 
+
+def _iso_time(value: Any) -> Any:
+    """CHANGED_FROM/CHANGED_TO: ISO 8601 date and time (the zone is AwareDatetime's rule), not epoch seconds."""
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", value.strip()):
+        raise ValueError("is not an ISO 8601 date and time")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
+_TIME_HINT = "set an ISO 8601 time with a zone, e.g. 2026-11-27T02:10:00Z or 2026-11-27T03:10:00+01:00"
 
 FilterValues = Annotated[tuple[str | int | float | bool, ...], NoDecode, BeforeValidator(_filter_values)]
 
@@ -129,6 +156,17 @@ class Settings(BaseSettings):
     filter_values: FilterValues | None = Field(
         None, description='set a JSON array of strings, numbers or true/false, e.g. ["FAILED","TIMEOUT"]'
     )
+    changed_from: IsoTime | None = Field(None, description=_TIME_HINT)
+    changed_to: IsoTime | None = Field(None, description=_TIME_HINT)
+    export_s3_uri: str | None = Field(
+        None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", description="set s3://bucket/prefix/"
+    )
+    max_export_wait_seconds: float = Field(
+        3600.0, gt=0, le=86400, allow_inf_nan=False, description="set seconds above 0 and at most 86400"
+    )
+    removed_keys_out: str | None = Field(
+        None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
+    )
     failed_keys_out: str | None = Field(
         None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
     )
@@ -159,6 +197,7 @@ class Settings(BaseSettings):
         "sort_key_to",
         "filter_attribute",
         "failed_keys_out",
+        "removed_keys_out",
     )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
@@ -173,16 +212,19 @@ class Settings(BaseSettings):
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
         if self.worker_index >= self.worker_count:
             raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
-        if self.worker_count > 1 and not (self.all_items or self.keys_file):
-            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run: set ALL_ITEMS=true or KEYS_FILE")
+        if self.worker_count > 1 and not (self.all_items or self.keys_file or self.changed_from):
+            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run, or a time window: set "
+                             "ALL_ITEMS=true, KEYS_FILE or CHANGED_FROM")  # fmt: skip
+        if self.removed_keys_out is not None and not (self.changed_from or self.keys_file):
+            raise ValueError("REMOVED_KEYS_OUT lists items deleted in a time window: set it with CHANGED_FROM or a "
+                             "KEYS_FILE naming an incremental export, or unset it")  # fmt: skip
         if (self.filter_attribute is None) != (self.filter_values is None):
             raise ValueError("FILTER_ATTRIBUTE and FILTER_VALUES go together: set both (FILTER_VALUES='[\"FAILED\"]')")
-        if self.failed_keys_out is not None and self.failed_keys_out.startswith("s3://"):
-            bucket, _, key = self.failed_keys_out[5:].partition("/")
-            if not bucket or not key:
-                raise ValueError(
-                    f"FAILED_KEYS_OUT {self.failed_keys_out!r} is not s3://bucket/key or s3://bucket/prefix/"
-                )
+        for var, given in (("FAILED_KEYS_OUT", self.failed_keys_out), ("REMOVED_KEYS_OUT", self.removed_keys_out)):
+            if given is not None and given.startswith("s3://"):
+                bucket, _, key = given[5:].partition("/")
+                if not bucket or not key:
+                    raise ValueError(f"{var} {given!r} is not s3://bucket/key or s3://bucket/prefix/")
         return self
 
     def date_range(self) -> list[str]:

@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from stream_rerun.config import Settings
 
 
-def location_of(settings: Settings) -> str | None:
-    """Where this worker's re-drive file goes: FAILED_KEYS_OUT, with <RUN_ID>.jsonl appended to a folder, and the
-    worker's share named when several tasks run one RUN_ID (each writes its own file)."""
-    given = settings.failed_keys_out
+def location_of(settings: Settings, given: str | None = None) -> str | None:
+    """Where this worker's re-drive file goes: FAILED_KEYS_OUT (or `given`, another key list such as
+    REMOVED_KEYS_OUT), with <RUN_ID>.jsonl appended to a folder, and the worker's share named when several tasks run
+    one RUN_ID (each writes its own file)."""
+    given = settings.failed_keys_out if given is None else given
     if given is None:
         return None
     if given.endswith("/"):
@@ -41,8 +42,9 @@ def location_of(settings: Settings) -> str | None:
 class RedriveFile:
     """The spool of unsettled keys for one worker; thread-safe `add`, then `close` once."""
 
-    def __init__(self, location: str, s3: Callable[[], Any]) -> None:
+    def __init__(self, location: str, s3: Callable[[], Any], variable: str = "FAILED_KEYS_OUT") -> None:
         self.location = location
+        self.variable = variable  # how errors name the setting
         self.count = 0
         self._s3 = s3
         self._lock = threading.Lock()
@@ -50,7 +52,7 @@ class RedriveFile:
         try:
             handle, self._spool = tempfile.mkstemp(prefix=".failed-keys-", suffix=".partial", dir=folder)
         except OSError as exc:
-            raise ConfigError(f"FAILED_KEYS_OUT {location} cannot be written ({exc.strerror}): give a path in a "
+            raise ConfigError(f"{variable} {location} cannot be written ({exc.strerror}): give a path in a "
                               "writable folder, or an s3:// URI") from None  # fmt: skip
         self._file = os.fdopen(handle, "w", encoding="utf-8")
         if location.startswith("s3://"):
@@ -82,5 +84,5 @@ class RedriveFile:
         except Exception as exc:  # noqa: BLE001 - boto3's transfer wraps ClientError in S3UploadFailedError
             error = as_rerun_error(exc, "S3", "PutObject")
             kept = "" if not self.count else f"; the keys are kept in {self._spool}"
-            raise raises(f"FAILED_KEYS_OUT {self.location} cannot be written ({error}): check the task role's "
+            raise raises(f"{self.variable} {self.location} cannot be written ({error}): check the task role's "
                          f"s3:PutObject{kept}") from None  # fmt: skip

@@ -50,6 +50,7 @@ class TableInfo:
     size_bytes: int
     billing_mode: str = "PROVISIONED"
     write_capacity: float | None = None  # provisioned WCU, or the on-demand maximum write request units when set
+    arn: str = ""  # the table's ARN (exports are requested and listed by it)
 
     @property
     def hash_key(self) -> str:
@@ -99,6 +100,7 @@ def _table_info(desc: Any, stream: str) -> TableInfo:
         size_bytes=int(desc.get("TableSizeBytes", 0)),
         billing_mode=billing,
         write_capacity=_write_capacity(desc, billing),
+        arn=str(desc.get("TableArn", "")),
     )
 
 

@@ -7,9 +7,11 @@ knows how keys are written.
     whole_table.py   ALL_ITEMS=true, shared by segments                 (parallel Scan)
     keyfile.py       KEYS_FILE naming a JSON Lines file, local or S3    (no reads of the table)
     export.py        KEYS_FILE naming a DynamoDB export's folder        (no reads of the table)
+    time_window.py   CHANGED_FROM/CHANGED_TO: items changed in a window (incremental exports the worker requests)
 
 Shared, and no source: _base.py (the protocol, `Kind`, `Context`), _reads.py (Query/Scan paging, keys only, the
-read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key). A source
+read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key), _exports.py
+(reading full and incremental exports), _incremental.py (requesting incremental exports and waiting). A source
 module imports no other source module. The choice is made here, once: adding a source is adding its module and one
 line to KINDS.
 """
@@ -19,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.sources import export, index_dates, keyfile, partition, whole_table
-from stream_rerun.sources._base import Context, Kind, Source
+from stream_rerun.sources import export, index_dates, keyfile, partition, time_window, whole_table
+from stream_rerun.sources._base import Context, Kind, Report, Source
 from stream_rerun.sources._reads import check_narrowing
 
 if TYPE_CHECKING:
@@ -30,10 +32,12 @@ if TYPE_CHECKING:
     from stream_rerun.filters import ItemFilter
     from stream_rerun.table import TableInfo
 
-__all__ = ["KINDS", "Context", "Kind", "Source", "check_settings", "source_for"]
+__all__ = ["KINDS", "Context", "Kind", "Report", "Source", "check_settings", "finish", "source_for"]
 
 # In the order the "exactly one selection" error names their variables.
-KINDS: tuple[Kind, ...] = (partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, whole_table.KIND)
+KINDS: tuple[Kind, ...] = (
+    partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, time_window.KIND, whole_table.KIND
+)  # fmt: skip
 
 
 def _chosen(settings: Settings) -> list[str]:
@@ -48,7 +52,8 @@ def check_settings(settings: Settings) -> None:
         found = ", ".join(chosen) if chosen else "none"
         raise ValueError(
             f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
-            "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or ALL_ITEMS=true for the whole table"
+            "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or CHANGED_FROM (items changed since), "
+            "or ALL_ITEMS=true for the whole table"
         )
     for kind in KINDS:
         kind.check_settings(settings)
@@ -62,3 +67,9 @@ def source_for(
     (FILTER_*) is applied on the read where DynamoDB can. Call its `check()` before anything else."""
     kind = next(kind for kind in KINDS if any(given(settings) for given in kind.chosen_by.values()))
     return kind.make(settings, Context(table, client, s3, only))
+
+
+def finish(source: Source) -> Report:
+    """After the run: what the source adds to the summary (its optional `finish()`), else nothing."""
+    done = getattr(source, "finish", None)
+    return done() if callable(done) else Report()

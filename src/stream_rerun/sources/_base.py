@@ -4,13 +4,14 @@ reads with. Shared by the source modules; no source lives here."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from stream_rerun.config import Settings
+    from stream_rerun.errors import RerunError
     from stream_rerun.filters import ItemFilter
     from stream_rerun.keys import Key
     from stream_rerun.table import TableInfo
@@ -32,6 +33,18 @@ class Source(Protocol):
     def describe(self) -> dict[str, Any]:
         """What `run_started` and the dry run say: `selection`, `selected_total` (None when unknown before the run)
         and `selected_total_approximate`. Call after `check`."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a source adds to the summary when the run has ended. A source may have a `finish() -> Report` (called
+    once, after the run, also after a signal or an abort; sources.finish calls it): `outcomes` are items it settled
+    itself without a write (each also counted in `selected`), `fields` other summary fields, `error` what makes the
+    exit code 1 (a file it could not put in place)."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    error: RerunError | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def main() -> int:
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
     """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client."""
+    source: Source | None = None
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
@@ -54,6 +55,8 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         budget = RunBudget.of(settings, table)
         redrive = _redrive_file(settings, s3)
     except RerunError as exc:
+        if source is not None:
+            _close_source(source)  # what it holds (a queue's messages) is released
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
     toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
@@ -61,7 +64,7 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
-                    unsettled=redrive.add if redrive else None)  # fmt: skip
+                    unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
     started = {**_describe_run(settings, table, source), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
     with _stop_on_signals(engine):
@@ -70,15 +73,16 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
             engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
+    source_fields, source_error = _close_source(source)
     code = exit_code(engine)
-    if redrive_error and code == EXIT_OK:
+    if (redrive_error or source_error) and code == EXIT_OK:
         code = EXIT_FAILED
-    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields}
+    summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields, **source_fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
-    if engine.abort_error is not None or redrive_error:
-        summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error) if e)
+    if engine.abort_error is not None or redrive_error or source_error:
+        summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error, source_error) if e)
     always(log, "summary", **summary, **emf.fields(summary))
     return code
 
@@ -100,6 +104,14 @@ def _close_redrive(redrive: RedriveFile | None, engine: Engine) -> tuple[dict[st
         log.error(str(exc), extra={"event": "failed_keys_out_error"})
         return {**fields, "failed_keys_out": None}, exc
     return fields, None
+
+
+def _close_source(source: Source) -> tuple[dict[str, Any], str | None]:
+    """A source's optional end-of-run hooks (sources/_base.py): `close()` releases what it holds and says why the
+    selection was incomplete; `counts()` goes in the summary."""
+    close, counts = getattr(source, "close", None), getattr(source, "counts", None)
+    problem = close() if close else None
+    return (counts() if counts else {}), problem
 
 
 def exit_code(engine: Engine) -> int:

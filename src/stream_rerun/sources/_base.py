@@ -34,6 +34,15 @@ class Source(Protocol):
         and `selected_total_approximate`. Call after `check`."""
 
 
+# Optional methods of a source, found with getattr (a source without them has nothing to say):
+#   settled(outcomes: list[tuple[Key, str]]) -> None   the engine reports each key that ended, with its outcome
+#                                                      (touched, already_done, vanished, filtered_out, failed)
+#   close() -> str | None                              the run ended (also after a stop or an abort): release what
+#                                                      the source holds; a reason the selection was incomplete
+#                                                      makes the exit code 1 and goes in the summary's `error`
+#   counts() -> dict[str, int]                         the source's own counters, merged into the summary
+
+
 @dataclass(frozen=True)
 class Context:
     """What a source reads with: the table (from preflight), the DynamoDB client, an S3 client factory (called on

@@ -32,6 +32,10 @@ Variables (README has the same table):
     FILTER_ATTRIBUTE         touch only items whose attribute holds one of FILTER_VALUES (checked in the touch's own
                              condition; the others are counted filtered_out)
     FILTER_VALUES            a JSON array of plain values: strings are S, numbers N, true/false BOOL
+    FAILED_BATCHES_FROM      select the keys of the batches a Lambda consumer failed: its on-failure SQS queue's URL,
+                             an s3://bucket/prefix/ of its S3 on-failure records, or a JSON Lines file of records
+                             (local or s3://); rules in sources/failed_batches.py
+    DELETE_SETTLED_MESSAGES  true: delete a queue's message once every key of its batch settled (default false)
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
@@ -129,6 +133,10 @@ class Settings(BaseSettings):
     filter_values: FilterValues | None = Field(
         None, description='set a JSON array of strings, numbers or true/false, e.g. ["FAILED","TIMEOUT"]'
     )
+    failed_batches_from: str | None = Field(
+        None, min_length=1, description="set an SQS queue URL, an s3://bucket/prefix/, or a JSON Lines file"
+    )
+    delete_settled_messages: bool = Field(False, description="set DELETE_SETTLED_MESSAGES to true or false")
     failed_keys_out: str | None = Field(
         None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
     )
@@ -159,6 +167,7 @@ class Settings(BaseSettings):
         "sort_key_to",
         "filter_attribute",
         "failed_keys_out",
+        "failed_batches_from",
     )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:

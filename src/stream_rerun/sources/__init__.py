@@ -7,9 +7,11 @@ knows how keys are written.
     whole_table.py   ALL_ITEMS=true, shared by segments                 (parallel Scan)
     keyfile.py       KEYS_FILE naming a JSON Lines file, local or S3    (no reads of the table)
     export.py        KEYS_FILE naming a DynamoDB export's folder        (no reads of the table)
+    failed_batches.py  FAILED_BATCHES_FROM: a consumer's failed batches   (SQS, S3 or a file; the stream)
 
 Shared, and no source: _base.py (the protocol, `Kind`, `Context`), _reads.py (Query/Scan paging, keys only, the
-read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key). A source
+read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key), _sqs.py (an
+SQS queue's messages: held, deleted, released). A source
 module imports no other source module. The choice is made here, once: adding a source is adding its module and one
 line to KINDS.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.sources import export, index_dates, keyfile, partition, whole_table
+from stream_rerun.sources import export, failed_batches, index_dates, keyfile, partition, whole_table
 from stream_rerun.sources._base import Context, Kind, Source
 from stream_rerun.sources._reads import check_narrowing
 
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "Context", "Kind", "Source", "check_settings", "source_for"]
 
 # In the order the "exactly one selection" error names their variables.
-KINDS: tuple[Kind, ...] = (partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, whole_table.KIND)
+KINDS: tuple[Kind, ...] = (partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, whole_table.KIND,
+                          failed_batches.KIND)  # fmt: skip
 
 
 def _chosen(settings: Settings) -> list[str]:
@@ -48,7 +51,8 @@ def check_settings(settings: Settings) -> None:
         found = ", ".join(chosen) if chosen else "none"
         raise ValueError(
             f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
-            "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or ALL_ITEMS=true for the whole table"
+            "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or ALL_ITEMS=true for the whole table, "
+            "or FAILED_BATCHES_FROM"
         )
     for kind in KINDS:
         kind.check_settings(settings)

@@ -33,10 +33,11 @@ class Queue:
     """The queue at `url`, read through `client` (an SQS client). Use `receive_all`, then `delete` per message,
     then `release` once (also after a failure: it is safe to call twice)."""
 
-    def __init__(self, url: str, client: Any, visibility_s: int = VISIBILITY_S) -> None:
+    def __init__(self, url: str, client: Any, visibility_s: int = VISIBILITY_S, every_s: float | None = None) -> None:
         self.url = url
         self.client = client
         self.visibility_s = visibility_s
+        self.every_s = visibility_s / 3 if every_s is None else every_s  # how often the heartbeat renews
         self.held: dict[str, Message] = {}  # by message id: received, not deleted, not released
         self.deleted = 0
         self._lock = threading.Lock()
@@ -86,7 +87,7 @@ class Queue:
             log.warning(f"messages not released: {exc}", extra={"event": "queue_release_failed", "queue": self.url})
 
     def _extend_forever(self) -> None:
-        while not self._stop.wait(self.visibility_s / 3):
+        while not self._stop.wait(self.every_s):
             with self._lock:
                 held = list(self.held.values())
             try:

@@ -125,7 +125,8 @@ def _resolve_by_export(batch: Batch) -> list[Key] | None:
 
 
 def stream_keys(streams: Any, batch: Batch, table: TableInfo) -> list[Key] | None:
-    """The keys of the batch's records read back from the stream, or None when the stream no longer holds them."""
+    """The keys of the batch's records read back from the stream, or None when the stream no longer holds them. Each
+    batch takes a fresh iterator and reads it at once, well inside an iterator's 15 minutes."""
     start, end = int(batch.start), int(batch.end)
     keys: list[Key] = []
     try:
@@ -294,7 +295,8 @@ def _objects_under(folder: str, s3: Callable[[], Any]) -> Iterator[str]:
     try:
         for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
-                yield f"s3://{bucket}/{obj['Key']}"
+                if not obj["Key"].endswith("/"):  # a console-made folder marker, not a record
+                    yield f"s3://{bucket}/{obj['Key']}"
     except (ClientError, BotoCoreError) as exc:
         error = as_rerun_error(exc, "S3", "ListObjectsV2")
         raise ConfigError(f"{VAR} {folder} cannot be listed ({error}): check the URI and the task role's "

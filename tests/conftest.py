@@ -8,7 +8,12 @@ import pytest
 
 from stream_rerun.config import Settings
 
-pytest_plugins = ["tests.support.emulator", "tests.support.s3", "tests.support.incremental_export"]
+pytest_plugins = [
+    "tests.support.emulator",
+    "tests.support.s3",
+    "tests.support.incremental_export",
+    "tests.support.failed_batches",
+]
 
 _AWS = (
     "AWS_REGION",
@@ -17,6 +22,8 @@ _AWS = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODBSTREAMS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",

@@ -44,6 +44,7 @@ def main() -> int:
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
     """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client."""
+    source: Source | None = None
     try:
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
@@ -54,6 +55,8 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
         budget = RunBudget.of(settings, table)
         redrive = _redrive_file(settings, s3)
     except RerunError as exc:
+        if source is not None:
+            finish(source)  # what it holds (a queue's messages) is released
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
     toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
@@ -61,7 +64,7 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
-                    unsettled=redrive.add if redrive else None)  # fmt: skip
+                    unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
     started = {**_describe_run(settings, table, source), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
     with _stop_on_signals(engine):

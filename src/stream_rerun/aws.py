@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_s3 import S3Client
 
 # Every DynamoDB action the worker calls, and on what. Terraform's task role grants exactly these (a test compares).
@@ -41,3 +42,15 @@ def dynamodb_client(region: str, max_connections: int = 10) -> DynamoDBClient:
 def s3_client(region: str) -> S3Client:
     """An S3 client for KEYS_FILE=s3://... (created only when such a file is given)."""
     return boto3.session.Session().client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
+
+
+def streams_client(region: str) -> DynamoDBStreamsClient:
+    """A DynamoDB Streams client for FAILED_BATCHES_FROM (reading a failed batch's records back from the stream)."""
+    return boto3.session.Session().client("dynamodbstreams", region_name=region,
+                                          config=Config(retries={"mode": "standard"}))  # fmt: skip
+
+
+def sqs_client(region: str) -> Any:
+    """An SQS client for FAILED_BATCHES_FROM naming an on-failure queue (the queue URL's region). Typed Any: the
+    project has no SQS type stubs (mypy-boto3-sqs) yet."""
+    return boto3.session.Session().client("sqs", region_name=region, config=Config(retries={"mode": "standard"}))

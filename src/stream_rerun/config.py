@@ -40,6 +40,10 @@ Variables (README has the same table):
                              same RUN_ID reuses them)
     REMOVED_KEYS_OUT         where the keys of items deleted in the window go (local path or s3://bucket/key; ending in
                              / names a folder that gets <RUN_ID>.removed.jsonl); never written to the table
+    FAILED_BATCHES_FROM      select the keys of the batches a Lambda consumer failed: its on-failure SQS queue's URL,
+                             an s3://bucket/prefix/ of its S3 on-failure records, or a JSON Lines file of records
+                             (local or s3://); rules in sources/failed_batches.py
+    DELETE_SETTLED_MESSAGES  true: delete a queue's message once every key of its batch settled (default false)
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
@@ -167,6 +171,10 @@ class Settings(BaseSettings):
     removed_keys_out: str | None = Field(
         None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
     )
+    failed_batches_from: str | None = Field(
+        None, min_length=1, description="set an SQS queue URL, an s3://bucket/prefix/, or a JSON Lines file"
+    )
+    delete_settled_messages: bool = Field(False, description="set DELETE_SETTLED_MESSAGES to true or false")
     failed_keys_out: str | None = Field(
         None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
     )
@@ -198,6 +206,7 @@ class Settings(BaseSettings):
         "filter_attribute",
         "failed_keys_out",
         "removed_keys_out",
+        "failed_batches_from",
     )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:

@@ -70,6 +70,7 @@ class Engine:
         emf: Emf | None = None,
         *,
         unsettled: Callable[[list[Key]], None] | None = None,
+        settled: Callable[[list[tuple[Key, str]]], None] | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
@@ -84,6 +85,8 @@ class Engine:
         self.started = time.monotonic()
         # receives every key that ends failed or unprocessed (FAILED_KEYS_OUT)
         self.unsettled: Callable[[list[Key]], None] = unsettled or (lambda _keys: None)
+        # receives every key that ends, with its outcome (a source that acts on it: FAILED_BATCHES_FROM's queue)
+        self.settled: Callable[[list[tuple[Key, str]]], None] = settled or (lambda _outcomes: None)
         self.read_to_end = False  # the selection was read to its end (else the re-drive file cannot cover it)
 
     # ---- stopping ----
@@ -231,6 +234,8 @@ class Engine:
         failed = [key for key, outcome, _ in settled if outcome is Outcome.FAILED]
         if failed:
             self.unsettled(failed)
+        if settled:
+            self.settled([(key, outcome.value) for key, outcome, _ in settled])
 
     # ---- progress ----
     def _progress(self) -> None:

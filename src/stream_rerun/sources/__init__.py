@@ -8,10 +8,12 @@ knows how keys are written.
     keyfile.py       KEYS_FILE naming a JSON Lines file, local or S3    (no reads of the table)
     export.py        KEYS_FILE naming a DynamoDB export's folder        (no reads of the table)
     time_window.py   CHANGED_FROM/CHANGED_TO: items changed in a window (incremental exports the worker requests)
+    failed_batches.py  FAILED_BATCHES_FROM: a consumer's failed batches   (SQS, S3 or a file; the stream)
 
-Shared, and no source: _base.py (the protocol, `Kind`, `Context`), _reads.py (Query/Scan paging, keys only, the
-read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key), _exports.py
-(reading full and incremental exports), _incremental.py (requesting incremental exports and waiting). A source
+Shared, and no source: _base.py (the protocol, `Kind`, `Context`, `Report`), _reads.py (Query/Scan paging, keys
+only, the read-side filter, SORT_KEY_* typing), _files.py (opening local, S3 and gzipped files; a line as a key),
+_exports.py (reading full and incremental exports), _incremental.py (requesting incremental exports and waiting),
+_sqs.py (an SQS queue's messages: held, deleted, released). A source
 module imports no other source module. The choice is made here, once: adding a source is adding its module and one
 line to KINDS.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.sources import export, index_dates, keyfile, partition, time_window, whole_table
+from stream_rerun.sources import export, failed_batches, index_dates, keyfile, partition, time_window, whole_table
 from stream_rerun.sources._base import Context, Kind, Report, Source
 from stream_rerun.sources._reads import check_narrowing
 
@@ -36,7 +38,8 @@ __all__ = ["KINDS", "Context", "Kind", "Report", "Source", "check_settings", "fi
 
 # In the order the "exactly one selection" error names their variables.
 KINDS: tuple[Kind, ...] = (
-    partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, time_window.KIND, whole_table.KIND
+    partition.KIND, index_dates.KIND, keyfile.KIND, export.KIND, time_window.KIND, whole_table.KIND,
+    failed_batches.KIND,
 )  # fmt: skip
 
 
@@ -53,7 +56,7 @@ def check_settings(settings: Settings) -> None:
         raise ValueError(
             f"exactly one selection is needed (found: {found}): set HASH_KEY_VALUE, or GSI_NAME with GSI_DATE, "
             "or GSI_NAME with GSI_DATE_FROM and GSI_DATE_TO, or KEYS_FILE, or CHANGED_FROM (items changed since), "
-            "or ALL_ITEMS=true for the whole table"
+            "or ALL_ITEMS=true for the whole table, or FAILED_BATCHES_FROM"
         )
     for kind in KINDS:
         kind.check_settings(settings)

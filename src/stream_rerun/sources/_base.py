@@ -35,6 +35,14 @@ class Source(Protocol):
         and `selected_total_approximate`. Call after `check`."""
 
 
+# Optional methods of a source, found with getattr (a source without them has nothing to say):
+#   settled(outcomes: list[tuple[Key, str]]) -> None   the engine reports each key that ended, with its outcome
+#                                                      (touched, already_done, vanished, filtered_out, failed)
+#   finish() -> Report                                 the run ended (also after a stop, an abort or a failed
+#                                                      preflight): release what the source holds; what it adds to
+#                                                      the summary (see Report)
+
+
 @dataclass(frozen=True)
 class Report:
     """What a source adds to the summary when the run has ended. A source may have a `finish() -> Report` (called

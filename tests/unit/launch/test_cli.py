@@ -16,6 +16,7 @@ from stream_rerun.errors import ConfigError, RerunError
 from stream_rerun.launch import cli as launch
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.runconfig import load_config
+from stream_rerun.version import version
 from tests.unit.launch.support import REGION, TASK_ARN, client, deploy, run_config
 
 
@@ -281,8 +282,6 @@ def test_attach_finds_a_runs_tasks_by_run_id_in_worker_order(aws: Any, monkeypat
 
 
 def test_version_names_the_package_version_and_needs_no_env(capsys: Any) -> None:
-    from stream_rerun.version import version
-
     with pytest.raises(SystemExit) as done:
         launch.parse_args(["--version"])  # before --env is required
     assert done.value.code == 0

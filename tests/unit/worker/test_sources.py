@@ -70,7 +70,8 @@ def test_keys_file_chooses_a_key_file_or_an_export_by_what_it_names(tmp_path: Pa
 def test_every_kind_names_its_variables_in_the_order_the_error_lists_them() -> None:
     names = [name for kind in sources.KINDS for name in kind.chosen_by]
     assert names == [
-        "HASH_KEY_VALUE", "GSI_DATE", "GSI_DATE_FROM/GSI_DATE_TO", "KEYS_FILE", "KEYS_FILE", "CHANGED_FROM", "ALL_ITEMS"
+        "HASH_KEY_VALUE", "GSI_DATE", "GSI_DATE_FROM/GSI_DATE_TO", "KEYS_FILE", "KEYS_FILE", "CHANGED_FROM",
+        "ALL_ITEMS", "FAILED_BATCHES_FROM",
     ]  # fmt: skip
 
 

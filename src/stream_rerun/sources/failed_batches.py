@@ -1,0 +1,309 @@
+"""FAILED_BATCHES_FROM: the batches a Lambda consumer of the table's stream failed, as its on-failure destination
+recorded them (Lambda Developer Guide, "Retaining discarded records for a DynamoDB event source in Lambda",
+https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html). The selection is the union of the keys
+of every batch named, each key once.
+
+    https://sqs.<region>.amazonaws.com/<account>/<queue>   the on-failure queue (a loopback http://127.0.0.1:<port>/
+                                                           <account>/<queue> too, for an endpoint in AWS_ENDPOINT_URL)
+    s3://bucket/prefix/                                    Lambda's S3 on-failure objects, one record each
+    a local path or s3://bucket/key                        JSON Lines, one record (or SQS message with its Body) a line
+
+A record's `DDBStreamBatchInfo` names the batch (shardId, startSequenceNumber, endSequenceNumber, streamArn). Its
+keys come from the record's `payload` (S3 destinations include the invocation's event) where present, else from
+the stream itself: GetShardIterator AT_SEQUENCE_NUMBER at the start, GetRecords until past the end. A batch whose
+records the stream no longer holds (trimmed after 24 hours, an old stream gone, records missing) is unresolved:
+logged with its shard and range, counted, and the run's exit code is 1. Preflight (exit 2): a record of another
+table's stream, a malformed record, a key that is not the table's.
+
+From a queue, with DELETE_SETTLED_MESSAGES=true, a message is deleted once every key of its batch has settled
+(touched, already_done, vanished, filtered_out); every other message is made visible again when the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stream_rerun.errors import ConfigError, RerunError, as_rerun_error, error_code
+from stream_rerun.keys import Key, in_pages, plain_key
+from stream_rerun.sources._base import PAGE_SIZE, Context, Kind, Report, described
+from stream_rerun.sources._files import opener, parse_key
+from stream_rerun.sources._sqs import Queue
+
+if TYPE_CHECKING:
+    from stream_rerun.config import Settings
+    from stream_rerun.table import TableInfo
+
+log = logging.getLogger(__name__)
+
+VAR = "FAILED_BATCHES_FROM"
+SQS_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(\d{12})/([A-Za-z0-9_-]{1,80})$")
+LOOPBACK_URL = re.compile(r"^http://(?:127\.0\.0\.1|localhost)(?::\d+)?/(\d{12})/([A-Za-z0-9_-]{1,80})$")
+STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d+:table/([A-Za-z0-9_.-]{3,255})/stream/.+$")
+SETTLED = frozenset({"touched", "already_done", "vanished", "filtered_out"})
+GONE = frozenset({"TrimmedDataAccessException", "ResourceNotFoundException", "ValidationException"})
+_EMPTY_PAGES = 3  # GetRecords pages with nothing before the end is taken as records missing
+
+
+def check_settings(settings: Settings) -> None:
+    """FAILED_BATCHES_FROM's form, and DELETE_SETTLED_MESSAGES only with a queue. Raises ValueError."""
+    given = settings.failed_batches_from
+    if settings.delete_settled_messages and not (given and is_queue(given)):
+        raise ValueError("DELETE_SETTLED_MESSAGES=true deletes messages of an SQS queue: set FAILED_BATCHES_FROM "
+                         "to the queue's URL, or unset DELETE_SETTLED_MESSAGES")  # fmt: skip
+    if given is None or is_queue(given):
+        return
+    if given.startswith(("http://", "https://")):
+        raise ValueError(f"{VAR} {given!r} is not an SQS queue URL: give https://sqs.<region>.amazonaws.com/"
+                         "<account>/<queue>, an s3://bucket/prefix/ or a JSON Lines file")  # fmt: skip
+    if given.startswith("s3://") and not all(given[5:].partition("/")[::2]):
+        raise ValueError(f"{VAR} {given!r} is not s3://bucket/prefix/ or s3://bucket/key: name the folder or file")
+
+
+def is_queue(location: str) -> bool:
+    return bool(SQS_URL.match(location) or LOOPBACK_URL.match(location))
+
+
+@dataclass
+class Batch:
+    """One failed batch: where its record came from, its position in the stream, and its keys once resolved."""
+
+    origin: str  # "<file> line <n>", an S3 object, or a queue message id
+    shard: str
+    start: str
+    end: str
+    stream_arn: str
+    payload_keys: list[Key] | None = None
+    message_id: str | None = None
+    keys: list[Key] | None = None  # None: unresolved
+    waiting: set[str] = field(default_factory=set)  # key ids not settled yet
+    failed: bool = False
+
+    def where(self) -> dict[str, Any]:
+        return {"shard_id": self.shard, "start_sequence_number": self.start, "end_sequence_number": self.end,
+                "stream_arn": self.stream_arn, "origin": self.origin}  # fmt: skip
+
+
+def key_id(key: Key) -> str:
+    return json.dumps(plain_key(key), sort_keys=True)
+
+
+def parse_record(text: str, origin: str, table: TableInfo) -> Batch:
+    """One on-failure record (or an SQS message holding one in `Body`) as a Batch. Raises ConfigError."""
+    try:
+        record = json.loads(text)
+        if isinstance(record, dict) and isinstance(record.get("Body"), str) and "DDBStreamBatchInfo" not in record:
+            record = json.loads(record["Body"])
+        info = record["DDBStreamBatchInfo"]
+        batch = Batch(origin, str(info["shardId"]), str(info["startSequenceNumber"]),
+                      str(info["endSequenceNumber"]), str(info["streamArn"]))  # fmt: skip
+        int(batch.start), int(batch.end)
+        payload = record.get("payload")
+        if payload is not None:
+            event = json.loads(payload) if isinstance(payload, str) else payload
+            batch.payload_keys = [parse_key(json.dumps(r["dynamodb"]["Keys"]), table) for r in event["Records"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{VAR} {origin} is not a Lambda on-failure record of this table ({type(exc).__name__}: "
+                          f"{exc}): give the records as Lambda wrote them (DDBStreamBatchInfo)") from None  # fmt: skip
+    return batch
+
+
+def _resolve_by_export(batch: Batch) -> list[Key] | None:
+    """The seam for the incremental-export fallback (issue 20): the keys changed in the batch's arrival window, read
+    from an incremental export (EXPORT_S3_URI, point-in-time recovery), for a batch the stream no longer holds.
+    Not implemented yet (sources/_incremental.py, another branch, makes the export request): returns None, and the
+    batch stays unresolved."""
+    del batch
+    return None
+
+
+def stream_keys(streams: Any, batch: Batch, table: TableInfo) -> list[Key] | None:
+    """The keys of the batch's records read back from the stream, or None when the stream no longer holds them. Each
+    batch takes a fresh iterator and reads it at once, well inside an iterator's 15 minutes."""
+    start, end = int(batch.start), int(batch.end)
+    keys: list[Key] = []
+    try:
+        it = streams.get_shard_iterator(StreamArn=batch.stream_arn, ShardId=batch.shard,
+                                        ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                        SequenceNumber=batch.start).get("ShardIterator")  # fmt: skip
+        first, empty = True, 0
+        while it and empty < _EMPTY_PAGES:
+            page = streams.get_records(ShardIterator=it, Limit=1000)
+            records = page.get("Records", [])
+            empty = 0 if records else empty + 1
+            for record in records:
+                number = int(record["dynamodb"]["SequenceNumber"])
+                if first and number != start:
+                    return None  # the batch's first record is gone
+                first = False
+                if number > end:
+                    return keys
+                keys.append({name: record["dynamodb"]["Keys"][name] for name in table.key_names})
+                if number == end:
+                    return keys
+            it = page.get("NextShardIterator")
+    except (ClientError, BotoCoreError) as exc:
+        if error_code(exc) in GONE:
+            return None
+        raise as_rerun_error(exc, "DynamoDB Streams", f"reading shard {batch.shard}") from None
+    return None  # the shard ended, or stayed empty, before the batch's last record
+
+
+@dataclass
+class FailedBatchesSource:
+    """The batches named by FAILED_BATCHES_FROM, resolved to keys in preflight."""
+
+    location: str
+    delete_settled: bool
+    context: Context
+    streams: Callable[[], Any]
+    sqs: Callable[[], Any]
+    batches: list[Batch] = field(default_factory=list)
+    queue: Queue | None = None
+    _by_key: dict[str, list[Batch]] = field(default_factory=dict)
+    _keys: dict[str, Key] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, settings: Settings, context: Context) -> FailedBatchesSource:
+        from stream_rerun.aws import sqs_client, streams_client  # noqa: PLC0415 - only this source needs them
+
+        assert settings.failed_batches_from is not None
+        region = settings.aws_region
+        match = SQS_URL.match(settings.failed_batches_from)
+        queue_region = match.group(1) if match else region
+        return cls(settings.failed_batches_from, settings.delete_settled_messages, context,
+                   lambda: streams_client(region), lambda: sqs_client(queue_region))  # fmt: skip
+
+    # ---- preflight ----
+    def check(self) -> None:
+        try:
+            self.batches = list(self._read())
+            self._check_streams()
+            self._resolve()
+        except BaseException:
+            self.finish()  # a queue's messages reappear at once
+            raise
+
+    def _read(self) -> Iterator[Batch]:
+        table = self.context.table
+        if is_queue(self.location):
+            self.queue = Queue(self.location, self.sqs())
+            for message in self.queue.receive_all():
+                batch = parse_record(message.body, f"message {message.message_id}", table)
+                batch.message_id = message.message_id
+                yield batch
+        elif self.location.startswith("s3://") and self.location.endswith("/"):
+            for location in _objects_under(self.location, self.context.s3):
+                yield parse_record("\n".join(_lines(location, self.context.s3)), location, table)
+        else:
+            for number, text in enumerate(_lines(self.location, self.context.s3), start=1):
+                if text.strip():
+                    yield parse_record(text, f"{self.location} line {number}", table)
+
+    def _check_streams(self) -> None:
+        table = self.context.table
+        for batch in self.batches:
+            match = STREAM_ARN.match(batch.stream_arn)
+            if not match or match.group(1) != table.name:
+                raise ConfigError(f"{VAR} {batch.origin} is a batch of stream {batch.stream_arn}, not of table "
+                                  f"'{table.name}': give the on-failure records of this table's consumer")  # fmt: skip
+
+    def _resolve(self) -> None:
+        streams = None
+        for batch in self.batches:
+            keys = batch.payload_keys
+            if keys is None:
+                streams = streams or self.streams()
+                keys = stream_keys(streams, batch, self.context.table)
+            if keys is None:
+                keys = _resolve_by_export(batch)
+            if keys is None:
+                log.error("failed batch not resolved: the stream no longer holds its records",
+                          extra={"event": "batch_unresolved", **batch.where()})  # fmt: skip
+                continue
+            batch.keys = keys
+            for key in keys:
+                kid = key_id(key)
+                batch.waiting.add(kid)
+                self._keys.setdefault(kid, key)
+                self._by_key.setdefault(kid, []).append(batch)
+        for batch in self.batches:
+            if batch.keys == []:
+                self._settle_batch(batch)  # nothing to touch: settled already
+
+    # ---- the run ----
+    def pages(self) -> Iterator[list[Key]]:
+        return in_pages(iter(list(self._keys.values())), PAGE_SIZE)
+
+    def describe(self) -> dict[str, Any]:
+        return described({"failed_batches_from": self.location, "batches": len(self.batches),
+                          "delete_settled_messages": self.delete_settled}, len(self._keys))  # fmt: skip
+
+    def settled(self, outcomes: list[tuple[Key, str]]) -> None:
+        """The engine's report of keys that ended (touched, already_done, vanished, filtered_out or failed); called
+        from the engine's threads."""
+        with self._lock:
+            self._settled(outcomes)
+
+    def _settled(self, outcomes: list[tuple[Key, str]]) -> None:
+        for key, outcome in outcomes:
+            for batch in self._by_key.get(key_id(key), []):
+                batch.failed = batch.failed or str(outcome) not in SETTLED
+                batch.waiting.discard(key_id(key))
+                if not batch.waiting:
+                    self._settle_batch(batch)
+
+    def _settle_batch(self, batch: Batch) -> None:
+        if self.queue and self.delete_settled and batch.message_id and batch.keys is not None and not batch.failed:
+            try:
+                self.queue.delete(batch.message_id)
+            except RerunError as exc:  # the message stays, and reappears: the same RUN_ID fires nothing twice
+                log.warning(f"message not deleted: {exc}", extra={"event": "message_kept", **batch.where()})
+
+    def finish(self) -> Report:
+        """The run ended: release the queue's messages not deleted; the counters, and why the selection is
+        incomplete (unresolved batches make the exit code 1)."""
+        if self.queue is not None:
+            self.queue.release()
+        counts = self.counts()
+        unresolved = counts["unresolved_batches"]
+        problem = f"{unresolved} failed batches could not be resolved (see batch_unresolved)" if unresolved else None
+        return Report(fields=dict(counts), error=RerunError(problem) if problem else None)
+
+    def counts(self) -> dict[str, int]:
+        resolved = sum(1 for b in self.batches if b.keys is not None)
+        return {"batches_read": len(self.batches), "batches_resolved": resolved,
+                "unresolved_batches": len(self.batches) - resolved,
+                "messages_deleted": self.queue.deleted if self.queue else 0}  # fmt: skip
+
+
+def _lines(location: str, s3: Callable[[], Any]) -> Iterator[str]:
+    try:
+        yield from opener(location, s3)()
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("KEYS_FILE", VAR, 1)) from None
+
+
+def _objects_under(folder: str, s3: Callable[[], Any]) -> Iterator[str]:
+    """The objects under an s3:// folder, by name (Lambda writes one per failed batch)."""
+    bucket, _, prefix = folder[5:].partition("/")
+    try:
+        for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith("/"):  # a console-made folder marker, not a record
+                    yield f"s3://{bucket}/{obj['Key']}"
+    except (ClientError, BotoCoreError) as exc:
+        error = as_rerun_error(exc, "S3", "ListObjectsV2")
+        raise ConfigError(f"{VAR} {folder} cannot be listed ({error}): check the URI and the task role's "
+                          "s3:ListBucket") from None  # fmt: skip
+
+
+KIND = Kind({VAR: lambda s: s.failed_batches_from is not None}, FailedBatchesSource.of, check_settings)

@@ -17,7 +17,12 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
 
 It can also throttle a share of statements at random (`throttle_share`), lose answers (`lose_share` of
 BatchExecuteStatement requests are applied, then the connection is closed without an answer: botocore's
-ConnectionClosedError), and `outage(seconds)` closes every connection unanswered.
+ConnectionClosedError), and `outage(seconds)` closes every connection unanswered; `hold()` keeps every answer
+(the request waits, unanswered and unapplied, until the hold ends or the client gives up).
+Per-statement errors (BatchStatementError): `error_share` of the statements are answered `error_code` (AccessDenied,
+ResourceNotFound, ...) without being sent. Request-level refusal: a request naming a key value in `invalid_keys` is
+answered as a whole with a 400 ValidationException, nothing applied (what DynamoDB does to a request it cannot parse
+or validate, API_BatchExecuteStatement "Errors").
 `ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
 """
 
@@ -115,6 +120,9 @@ class CapacityModel:
     partition_burst_s: float = 1.0
     lose_share: float = 0.0
     throttle_share: float = 0.0  # statements throttled at random, whatever the buckets hold (a hot key elsewhere)
+    error_code: str = ""  # a per-statement error code answered to `error_share` of the statements (none sent)
+    error_share: float = 0.0
+    invalid_keys: frozenset[str] = frozenset()  # key values whose request is refused whole (ValidationException)
 
 
 class CapacityProxy:
@@ -133,7 +141,12 @@ class CapacityProxy:
         self.admitted = 0
         self.throttled = 0
         self.lost = 0
+        self.refused = 0  # requests refused whole (ValidationException)
+        self.errors = 0  # statements answered `error_code`
         self._down_until = 0.0
+        self._released = threading.Event()
+        self._released.set()
+        self.held = 0
         self._local = threading.local()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -153,6 +166,15 @@ class CapacityProxy:
         self._down_until = time.monotonic() + seconds
         yield
 
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Every request that arrives meanwhile waits unanswered (and unapplied) until the block ends."""
+        self._released.clear()
+        try:
+            yield
+        finally:
+            self._released.set()
+
     # ---- HTTP ----
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -166,6 +188,10 @@ class CapacityProxy:
             def do_POST(self) -> None:
                 arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not proxy._released.is_set():
+                    with proxy.lock:
+                        proxy.held += 1
+                    proxy._released.wait()
                 if time.monotonic() < proxy._down_until:
                     self.close_connection = True
                     self.connection.close()
@@ -202,12 +228,20 @@ class CapacityProxy:
         """Charge, throttle and forward one request. The ledger dates admitted units by the request's arrival (what
         the worker sent when), not by the end of this proxy's own lookups, which the emulator's pauses stretch."""
         statements = [self._parse(i, s) for i, s in enumerate(request["Statements"])]
+        if any(next(iter(v.values())) in self.model.invalid_keys for st in statements for v in st.key.values()):
+            with self.lock:
+                self.refused += 1
+            error = {"__type": "com.amazon.coral.validate#ValidationException", "message": "Invalid statement (model)"}
+            return 400, error, False
         self._before_images(statements)
         admitted: list[Statement] = []
         answers: list[dict[str, Any] | None] = [None] * len(statements)
         with self.lock:
             for st in statements:
-                if self._admit(st, time.monotonic() if arrived is None else arrived):
+                if self.model.error_code and self.random.random() < self.model.error_share:
+                    self.errors += 1
+                    answers[st.index] = {"Error": {"Code": self.model.error_code, "Message": "injected (model)"}}
+                elif self._admit(st, time.monotonic() if arrived is None else arrived):
                     admitted.append(st)
                 else:
                     self.throttled += 1

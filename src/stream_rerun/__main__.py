@@ -43,8 +43,10 @@ def main() -> int:
 
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
-    """Preflight and run one selection; `client` lets tests pass their own (fault-injecting) client."""
+    """Preflight and run one selection; `client` lets tests pass their own (fault-injecting) client, used for reads
+    and writes alike. Otherwise the touches go through a client of their own that never resends (aws.py)."""
     try:
+        writer = client or dynamodb_client(settings.aws_region, settings.concurrency + 4, writes=True)
         client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
         table = describe(settings, client)
         s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
@@ -55,7 +57,7 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
-    toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
+    toucher = Toucher(writer, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
@@ -102,10 +104,10 @@ def _close_redrive(redrive: RedriveFile | None, engine: Engine) -> tuple[dict[st
 
 
 def exit_code(engine: Engine) -> int:
-    """128+signal when interrupted; 1 when an item failed or the run aborted; else 0."""
+    """128+signal when interrupted; 1 when an item failed or was left unprocessed, or the run aborted; else 0."""
     if engine.signal is not None:
         return 128 + engine.signal
-    if engine.abort_error is not None or engine.counters.failed:
+    if engine.abort_error is not None or engine.counters.failed or engine.counters.unprocessed:
         return EXIT_FAILED
     return EXIT_OK
 

@@ -16,12 +16,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stream_rerun.capacity import Reservation, WriteBudget
-from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error, is_lost_answer, is_retryable
+from stream_rerun.errors import (
+    RerunError,
+    RunAbortedError,
+    as_rerun_error,
+    error_code,
+    error_message,
+    is_lost_answer,
+    is_retryable,
+    statement_refused,
+)
 from stream_rerun.keys import Key, plain_key
 from stream_rerun.metrics import Emf
 from stream_rerun.prefetch import Prefetch
 from stream_rerun.retry import RetryPolicy, StallWatch
-from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
+from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
 
 log = logging.getLogger(__name__)
 
@@ -142,59 +151,90 @@ class Engine:
     # ---- one unit of work ----
     def _touch_batch(self, batch: list[Key]) -> None:
         """Send a batch until every item is settled: throttled and unanswered statements are resent after a
-        backoff, at the budget's (adaptive) rate, until the run stops or stalls."""
-        pending = [Pending(key) for key in batch]
+        backoff, at the budget's (adaptive) rate, until the run stops or stalls. A request DynamoDB refuses as a whole
+        (ValidationException) is split in two until the one statement it refuses is alone."""
+        unique, repeats = dedupe(batch)
+        self._record([(key, Outcome.ALREADY_DONE, "") for key in repeats])  # its first occurrence is in this request
+        groups = [[Pending(key) for key in unique]]
         attempt, sent = 0, False
-        while pending:
+        while groups:
+            pending = groups.pop()
             if self.stall.stalled():
                 self._stalled()
             reservation = self.budget.reserve(len(pending))
             if self.stop_event.wait(reservation.wait):
                 self.budget.settle(reservation, 0.0, 0)
-                self._abandon(pending, sent)
+                self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
-            pending, troubled = self._send(pending, reservation)
+            following, troubled = self._send(pending, reservation)
+            groups.extend(group for group in following if group)
             sent = True
             if not troubled:
                 attempt = 0
                 continue
             self.counters.add("retried_requests")
             if self.stop_event.wait(self.retry.delay(attempt)):
-                self._abandon(pending, sent)
+                self._abandon([p for group in groups for p in group], sent)
                 return
             attempt += 1
 
-    def _send(self, pending: list[Pending], reservation: Reservation) -> tuple[list[Pending], bool]:
-        """One request; returns the items still pending and whether it met throttling or a lost answer."""
+    def _send(self, pending: list[Pending], reservation: Reservation) -> tuple[list[list[Pending]], bool]:
+        """One request; returns the groups of items still to send and whether it met throttling or a lost answer."""
         assert self.toucher is not None
         try:
             result = self.toucher.send(pending)
         except Exception as exc:  # noqa: BLE001 - every error is classified; none may kill the pool thread
-            return self._request_failed(exc, pending, reservation), True
+            return self._request_failed(exc, pending, reservation)
         self.counters.add("consumed_wcu", self.budget.settle(reservation, result.consumed_wcu, result.written))
         self._record(result.settled)
+        if result.fatal:
+            self.abort(statement_refused(*result.fatal, self.toucher.table_name))
         if result.throttled:
             self.counters.add("throttled_statements", len(result.throttled))
             self.budget.throttled()
         else:
             self.budget.succeeded()
-        return result.again + result.throttled, bool(result.throttled)
+        return [result.again + result.throttled], bool(result.throttled)
 
-    def _request_failed(self, exc: Exception, pending: list[Pending], reservation: Reservation) -> list[Pending]:
-        """A request-level error: throttling and lost answers are resent; anything else aborts the run."""
+    def _request_failed(
+        self, exc: Exception, pending: list[Pending], reservation: Reservation
+    ) -> tuple[list[list[Pending]], bool]:
+        """A request-level error: throttling and lost answers are resent (a lost answer only with a marker), a
+        refused request is split to find the statement it refuses; anything else aborts the run."""
+        assert self.toucher is not None
+        if error_code(exc) == "ValidationException":  # nothing was applied: the halves are sent on their own
+            self.budget.settle(reservation, 0.0, 0)
+            if len(pending) > 1:
+                return [pending[: len(pending) // 2], pending[len(pending) // 2 :]], False
+            self._settle_all(pending, f"DynamoDB refused the statement (ValidationException): {error_message(exc)}")
+            return [], False
         if not is_retryable(exc):
             self.budget.settle(reservation, 0.0, 0)
             self._settle_all(pending, f"request failed: {exc}")
             self.abort(as_rerun_error(exc, "DynamoDB", "writing"))
-            return []
-        if is_lost_answer(exc):  # it may have been applied: charge it, and resend (the marker makes that safe)
+            return [], False
+        if is_lost_answer(exc):  # it may have been applied: charge it, and resend if the marker makes that safe
             self.counters.add("lost_answers")
             self.counters.add("consumed_wcu", self.budget.settle(reservation, None, len(pending)))
-            return [replace(p, maybe_written=True) for p in pending]
+            if self.toucher.marker is None:
+                self._not_resent(pending, exc)
+                return [], False
+            return [[replace(p, maybe_written=True) for p in pending]], True
         self.counters.add("throttled_statements", len(pending))  # a throttled request costs nothing
         self.budget.settle(reservation, 0.0, 0)
         self.budget.throttled()
-        return pending
+        return [pending], True
+
+    def _not_resent(self, pending: list[Pending], exc: Exception) -> None:
+        """A lost answer without a marker: the request may have been applied, and a resend would then fire twice."""
+        reason = (
+            f"the answer was lost ({type(exc).__name__}) and RERUN_MARKER_ATTRIBUTE is empty, so a resend could fire "
+            "these items twice: they are unprocessed; check the stream, or rerun them with a marker"
+        )
+        keys = [p.key for p in pending]
+        log.warning("answer lost: not resent", extra={"event": "answer_lost", "items": len(keys), "reason": reason,
+                                                      "keys": [plain_key(k) for k in keys]})  # fmt: skip
+        self._unprocessed(keys)
 
     def _stalled(self) -> None:
         self.abort(

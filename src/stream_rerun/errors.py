@@ -72,6 +72,7 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionConflictException",
+        "ReplicatedWriteConflictException",  # multi-Region strongly consistent tables: another Region's write won
         "Throttling",
         "TooManyRequestsException",
     }
@@ -141,6 +142,20 @@ def as_rerun_error(exc: BaseException, service: str, doing: str, caller: Caller 
     if isinstance(exc, BotoCoreError):
         return RunAbortedError(f"{service}: {type(exc).__name__} while {doing}: {exc}")
     return RunAbortedError(f"unexpected {type(exc).__name__} while {doing}: {exc}")
+
+
+def statement_refused(code: str, message: str, table: str, caller: Caller = WORKER) -> RunAbortedError:
+    """A per-statement AccessDenied or ResourceNotFound (BatchStatementError): no later statement can pass either."""
+    if code == "ResourceNotFound":
+        return RunAbortedError(
+            f"DynamoDB ResourceNotFound for an UPDATE of table '{table}' while writing: {message}: the table is gone "
+            "(deleted during the run?) or not in this region: check TABLE_NAME and AWS_REGION"
+        )
+    return RunAbortedError(
+        f"DynamoDB {code} for an UPDATE of table '{table}' while writing with {caller.who}: {message}: it needs "
+        f"dynamodb:PartiQLUpdate on table '{table}' (and kms:Decrypt/kms:GenerateDataKey on its key when the table "
+        f"uses a customer managed key): {caller.fix}"
+    )
 
 
 def aws_call(fn: Callable[..., T], service: str, doing: str, caller: Caller = WORKER, **kwargs: Any) -> T:

@@ -1,0 +1,119 @@
+"""The write path against what DynamoDB does and the emulator does not (issue 18): lost answers without a marker,
+per-statement AccessDenied / ResourceNotFound, repeated keys in one request, a request refused whole. The fault
+proxy is the capacity model (tests/support/capacity.py); what fired is read from the table and its stream."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stream_rerun_dev import emulator
+from tests.support.capacity import CapacityModel, CapacityProxy
+from tests.support.items import item
+from tests.support.streams import fired_by, key_of, modifies
+
+
+def loaded(ddb: Any, make_table: Any, n: int) -> tuple[str, list[tuple[str, str]]]:
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p1", f"{i:05}", revision=1) for i in range(n)])
+    return table, [("p1", f"{i:05}") for i in range(n)]
+
+
+def revisions(ddb: Any, table: str) -> dict[tuple[str, str], int]:
+    items = emulator_scan(ddb, table)
+    return {(it["pk"]["S"], it["sk"]["S"]): int(it["revision"]["N"]) for it in items}
+
+
+def emulator_scan(ddb: Any, table: str) -> list[dict[str, Any]]:
+    pages = ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return [it for page in pages for it in page["Items"]]
+
+
+def redrive_keys(path: Path) -> list[tuple[str, str]]:
+    return sorted((k["pk"]["S"], k["sk"]["S"]) for k in map(json.loads, path.read_text().splitlines()))
+
+
+def test_lost_answers_without_a_marker_are_never_resent(
+    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any, tmp_path: Path
+) -> None:
+    # GIVEN 300 items, no marker, and a fifth of the answers lost after the write was applied
+    table, keys = loaded(ddb, make_table, 300)
+    out = tmp_path / "redrive.jsonl"
+    with CapacityProxy(endpoint, CapacityModel(lose_share=0.2)) as proxy:
+        result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RERUN_MARKER_ATTRIBUTE="",
+                        FAILED_KEYS_OUT=str(out))  # fmt: skip
+    # THEN each item's revision rose by exactly 1 or not at all, and each fired at most once
+    after = revisions(ddb, table)
+    assert proxy.lost > 0 and set(after.values()) <= {1, 2}
+    fires = Counter(key_of(r) for r in modifies(stream(table)))
+    assert max(fires.values()) == 1 and sum(fires.values()) == sum(v == 2 for v in after.values())
+    # AND the items whose answer was lost are unprocessed, in the re-drive file, with a line saying why; exit 1
+    s = result.summary
+    assert result.code == 1 and s["failed"] == 0 and s["touched"] + s["unprocessed"] == 300
+    assert s["lost_answers"] == proxy.lost and s["unprocessed"] > 0
+    lost_lines = [line for line in result.lines if line.get("event") == "answer_lost"]
+    assert sum(line["items"] for line in lost_lines) == s["unprocessed"]
+    assert "RERUN_MARKER_ATTRIBUTE is empty" in lost_lines[0]["reason"]
+    assert len(redrive_keys(out)) == s["unprocessed"] and set(redrive_keys(out)) <= set(keys)
+    assert all(after[k] == 2 for k in keys if k not in set(redrive_keys(out)))  # touched means written once
+
+
+@pytest.mark.parametrize(
+    ("code", "named"), [("AccessDenied", "dynamodb:PartiQLUpdate"), ("ResourceNotFound", "check TABLE_NAME")]
+)
+def test_a_statement_refused_for_access_or_a_missing_table_stops_the_run(
+    endpoint: str, ddb: Any, make_table: Any, worker: Any, tmp_path: Path, code: str, named: str
+) -> None:
+    # GIVEN 400 items and one statement in 20 answered AccessDenied / ResourceNotFound
+    table, _ = loaded(ddb, make_table, 400)
+    out = tmp_path / "redrive.jsonl"
+    model = CapacityModel(error_code=code, error_share=0.05)
+    with CapacityProxy(endpoint, model) as proxy:
+        result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="deny", CONCURRENCY="2",
+                        MAX_ITEMS_PER_SECOND="400", FAILED_KEYS_OUT=str(out))  # fmt: skip
+    # THEN the run stops at the first one, exit 1, naming the missing permission or table; the rest is re-drivable
+    s = result.summary
+    assert proxy.errors > 0 and result.code == 1
+    assert code in s["error"] and named in s["error"] and table in s["error"]
+    assert s["touched"] < 200 and s["failed"] + s["unprocessed"] > 200
+    assert s["touched"] + s["failed"] + s["unprocessed"] == s["selected"] <= 400
+    assert len(redrive_keys(out)) == s["failed"] + s["unprocessed"]
+
+
+def test_a_key_repeated_in_one_request_is_sent_once(
+    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any, tmp_path: Path
+) -> None:
+    # GIVEN a key file of 100 items in which every fifth key appears twice in a row (one request holds both).
+    # DynamoDB refuses such a request; DynamoDB Local refuses it too, after applying both statements.
+    table, keys = loaded(ddb, make_table, 100)
+    lines = []
+    for n, (pk, sk) in enumerate(keys):
+        lines += [json.dumps({"pk": {"S": pk}, "sk": {"S": sk}})] * (2 if n % 5 == 0 else 1)
+    (tmp_path / "keys.jsonl").write_text("\n".join(lines) + "\n")
+    # WHEN the file is re-fired without a marker
+    result = worker(table, KEYS_FILE=str(tmp_path / "keys.jsonl"), RERUN_MARKER_ATTRIBUTE="")
+    # THEN every item fired exactly once; the repeats are already_done; selected is the sum of the outcomes
+    s = result.summary
+    assert result.code == 0 and s["selected"] == 120 and s["touched"] == 100 and s["already_done"] == 20
+    assert Counter(key_of(r) for r in modifies(stream(table))) == Counter(keys)
+    assert set(revisions(ddb, table).values()) == {2}
+
+
+def test_a_request_refused_whole_is_split_and_only_the_bad_statement_fails(
+    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any
+) -> None:
+    # GIVEN 200 items and a request refused as a whole (ValidationException) whenever it holds item 00042
+    table, keys = loaded(ddb, make_table, 200)
+    with CapacityProxy(endpoint, CapacityModel(invalid_keys=frozenset({"00042"}))) as proxy:
+        result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="split")
+    # THEN only that item fails, with DynamoDB's message, and the run goes on to fire every other item once
+    s = result.summary
+    failures = [line for line in result.lines if line.get("event") == "item_failed"]
+    assert proxy.refused > 1 and result.code == 1 and "error" not in s
+    assert s["touched"] == 199 and s["failed"] == 1 and s["unprocessed"] == 0
+    assert [f["key"]["sk"] for f in failures] == ["00042"] and "ValidationException" in failures[0]["reason"]
+    assert fired_by(stream(table), "split") == Counter(k for k in keys if k[1] != "00042")

@@ -1,0 +1,25 @@
+"""Which request-level errors the engine resends (errors.is_retryable), on botocore's own ClientError shapes."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from stream_rerun.errors import is_retryable
+
+
+def client_error(code: str, status: int = 400) -> ClientError:
+    response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "BatchExecuteStatement")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "ReplicatedWriteConflictException"]
+)
+def test_throttling_and_replicated_write_conflicts_are_resent(code: str) -> None:
+    assert is_retryable(client_error(code))
+
+
+@pytest.mark.parametrize("code", ["ValidationException", "AccessDeniedException", "ResourceNotFoundException"])
+def test_refusals_are_not_resent(code: str) -> None:
+    assert not is_retryable(client_error(code))

@@ -44,19 +44,31 @@ def main() -> int:
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
     """Preflight and run one selection; `client` lets tests pass their own (fault-injecting) client, used for reads
-    and writes alike. Otherwise the touches go through a client of their own that never resends (aws.py)."""
+    and writes alike. Otherwise the touches go through a client of their own that never resends (aws.py).
+    SIGTERM and SIGINT are handled from the start: one during preflight ends it at once (nothing written yet)."""
+    signals = _Signals()
+    with signals.installed():
+        return _run(settings, client, retry, signals)
+
+
+def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy | None, signals: _Signals) -> int:
     try:
-        writer = client or dynamodb_client(settings.aws_region, settings.concurrency + 4, writes=True)
-        client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
-        table = describe(settings, client)
-        s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
-        only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
-        selection = plan(settings, table, client, s3, only)
-        budget = RunBudget.of(settings, table)
-        redrive = _redrive_file(settings, s3)
+        with signals.preflight():
+            writer = client or dynamodb_client(settings.aws_region, settings.concurrency + 4, writes=True)
+            client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
+            table = describe(settings, client)
+            s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
+            only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+            selection = plan(settings, table, client, s3, only)
+            budget = RunBudget.of(settings, table)
+            redrive = _redrive_file(settings, s3)
     except RerunError as exc:
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
+    except _Interrupted as stop:
+        engine = Engine(None, settings.concurrency)
+        engine.interrupt(stop.signum)
+        return _summarise(settings, engine, None, None, Emf("", "", ""))
     toucher = Toucher(writer, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
@@ -65,18 +77,25 @@ def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPo
                     unsettled=redrive.add if redrive else None)  # fmt: skip
     started = {**_describe_run(settings, table, selection), **budget.describe()}
     log.info("run started", extra={"event": "run_started", **started})
-    with _stop_on_signals(engine):
-        try:
-            engine.run(selection.pages())
-        except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
-            engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
+    signals.attach(engine)
+    try:
+        engine.run(selection.pages())
+    except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
+        engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
+    return _summarise(settings, engine, redrive, budget, emf)
+
+
+def _summarise(
+    settings: Settings, engine: Engine, redrive: RedriveFile | None, budget: RunBudget | None, emf: Emf
+) -> int:
+    """Put the re-drive file in place, print the summary line; the exit code."""
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
     code = exit_code(engine)
     if redrive_error and code == EXIT_OK:
         code = EXIT_FAILED
     summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
-    if settings.dry_run:
+    if settings.dry_run and budget is not None:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
     if engine.abort_error is not None or redrive_error:
         summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error) if e)
@@ -128,23 +147,58 @@ def _describe_run(settings: Settings, table: TableInfo, selection: Selection) ->
     }
 
 
-@contextlib.contextmanager
-def _stop_on_signals(engine: Engine) -> Iterator[None]:
-    """SIGTERM (ECS StopTask) and SIGINT stop new work; the summary still prints. Main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Interrupted(BaseException):  # a BaseException: no `except Exception` on the way (botocore's) eats it
+    """A signal arrived during preflight."""
 
-    def handler(signum: int, _frame: object) -> None:
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGTERM (ECS StopTask) and SIGINT, handled from the start. During preflight a signal ends it at once (the
+    handler raises into whatever preflight waits on: nothing is written yet); during the run it stops new work,
+    in-flight batches finish, the summary still prints. Main thread only."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.engine: Engine | None = None
+        self._preflight = False
+
+    def _handle(self, signum: int, _frame: object) -> None:
         log.warning("signal received: finishing in-flight writes", extra={"event": "interrupt", "signal": signum})
-        engine.interrupt(signum)
+        self.signum = self.signum or signum
+        if self.engine is not None:
+            self.engine.interrupt(signum)
+        elif self._preflight:
+            self._preflight = False  # once: a second signal must not interrupt the summary
+            raise _Interrupted(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    @contextlib.contextmanager
+    def preflight(self) -> Iterator[None]:
+        self._preflight = True
+        try:
+            yield
+        finally:
+            self._preflight = False
+
+    def attach(self, engine: Engine) -> None:
+        """From now on a signal stops the engine (one that came between preflight and now does so at once)."""
+        self.engine = engine
+        if self.signum is not None:
+            engine.interrupt(self.signum)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ class Engine:
                     if not self._submit(pool, slots, batch):
                         self._unprocessed(batch)
         finally:
+            # Bounded on a stop: every wait in a batch watches the stop event, and a call in flight is one attempt of
+            # at most the client's connect + read timeouts (aws.py), well inside ECS's stopTimeout.
             pool.shutdown(wait=True, cancel_futures=False)
             self.stop_event.set()
             progress.join(timeout=1)

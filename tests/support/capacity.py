@@ -18,7 +18,7 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
 It can also throttle a share of statements at random (`throttle_share`), lose answers (`lose_share` of
 BatchExecuteStatement requests are applied, then the connection is closed without an answer: botocore's
 ConnectionClosedError), and `outage(seconds)` closes every connection unanswered; `hold()` keeps every answer
-(the request waits, unanswered and unapplied, until the hold ends or the client gives up).
+(a request that arrives meanwhile waits, and is closed unanswered and unapplied when the hold ends).
 Per-statement errors (BatchStatementError): `error_share` of the statements are answered `error_code` (AccessDenied,
 ResourceNotFound, ...) without being sent. Request-level refusal: a request naming a key value in `invalid_keys` is
 answered as a whole with a 400 ValidationException, nothing applied (what DynamoDB does to a request it cannot parse
@@ -157,6 +157,7 @@ class CapacityProxy:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -188,10 +189,13 @@ class CapacityProxy:
             def do_POST(self) -> None:
                 arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not proxy._released.is_set():
+                if not proxy._released.is_set():  # held: no answer, nothing applied
                     with proxy.lock:
                         proxy.held += 1
                     proxy._released.wait()
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 if time.monotonic() < proxy._down_until:
                     self.close_connection = True
                     self.connection.close()

@@ -5,6 +5,10 @@ proxy is the capacity model (tests/support/capacity.py); what fired is read from
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,8 +17,9 @@ import pytest
 
 from stream_rerun_dev import emulator
 from tests.support.capacity import CapacityModel, CapacityProxy
+from tests.support.env import worker_process_env
 from tests.support.items import item
-from tests.support.streams import fired_by, key_of, modifies
+from tests.support.streams import fired_by, key_of, modifies, wait_for_touches
 
 
 def loaded(ddb: Any, make_table: Any, n: int) -> tuple[str, list[tuple[str, str]]]:
@@ -117,3 +122,59 @@ def test_a_request_refused_whole_is_split_and_only_the_bad_statement_fails(
     assert s["touched"] == 199 and s["failed"] == 1 and s["unprocessed"] == 0
     assert [f["key"]["sk"] for f in failures] == ["00042"] and "ValidationException" in failures[0]["reason"]
     assert fired_by(stream(table), "split") == Counter(k for k in keys if k[1] != "00042")
+
+
+def spawn(endpoint: str, table: str, **env: str) -> subprocess.Popen[str]:
+    variables = worker_process_env(endpoint, TABLE_NAME=table, **env)
+    return subprocess.Popen([sys.executable, "-m", "stream_rerun"], env=variables, stdout=subprocess.PIPE, text=True)
+
+
+def wait_until(check: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_sigterm_while_every_answer_is_held_stops_within_20_s_with_a_summary_and_redrive_file(
+    endpoint: str, ddb: Any, make_table: Any, tmp_path: Path
+) -> None:
+    # GIVEN a run of 500 items at 100 items/s through the proxy, writing a re-drive file
+    table, keys = loaded(ddb, make_table, 500)
+    out = tmp_path / "redrive.jsonl"
+    with CapacityProxy(endpoint) as proxy:
+        proc = spawn(proxy.endpoint, table, HASH_KEY_VALUE="p1", RUN_ID="held", MAX_ITEMS_PER_SECOND="100",
+                     FAILED_KEYS_OUT=str(out))  # fmt: skip
+        wait_for_touches(ddb, table, "held", 50)
+        # WHEN every answer is held (DynamoDB unreachable mid-call) and ECS sends SIGTERM
+        with proxy.hold():
+            wait_until(lambda: proxy.held > 0, "no request was held")
+            proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            output, _ = proc.communicate(timeout=60)
+            took = time.monotonic() - stopped
+    # THEN within 20 s (ECS's stopTimeout leaves room) it printed the summary and wrote the re-drive file
+    summary = json.loads(output.splitlines()[-1])
+    assert took < 20, f"stopping took {took:.1f} s"
+    assert proc.returncode == 143 and summary["event"] == "summary" and summary["interrupted"] is True
+    settled = summary["touched"] + summary["already_done"]
+    assert summary["selected"] == settled + summary["failed"] + summary["unprocessed"] and summary["unprocessed"] > 0
+    assert len(redrive_keys(out)) == summary["failed"] + summary["unprocessed"] == summary["failed_keys_written"]
+    assert set(redrive_keys(out)) <= set(keys)
+
+
+def test_sigterm_during_preflight_ends_it_with_a_summary(endpoint: str, ddb: Any, make_table: Any) -> None:
+    # GIVEN a worker whose preflight waits on DynamoDB (every answer held)
+    table, _ = loaded(ddb, make_table, 10)
+    with CapacityProxy(endpoint) as proxy, proxy.hold():
+        proc = spawn(proxy.endpoint, table, HASH_KEY_VALUE="p1")
+        wait_until(lambda: proxy.held > 0, "preflight never called DynamoDB")
+        # WHEN SIGTERM arrives during preflight
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        output, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - stopped
+    # THEN it stops at once, cleanly: a summary, nothing selected, exit 128+15
+    summary = json.loads(output.splitlines()[-1])
+    assert took < 5 and proc.returncode == 143 and "Traceback" not in output
+    assert summary["event"] == "summary" and summary["interrupted"] is True and summary["selected"] == 0

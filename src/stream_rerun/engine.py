@@ -22,6 +22,7 @@ from stream_rerun.errors import (
     as_rerun_error,
     error_code,
     error_message,
+    is_key_range_throttle,
     is_lost_answer,
     is_retryable,
     statement_refused,
@@ -29,7 +30,7 @@ from stream_rerun.errors import (
 from stream_rerun.keys import Key, plain_key
 from stream_rerun.metrics import Emf
 from stream_rerun.prefetch import Prefetch
-from stream_rerun.retry import RetryPolicy, StallWatch
+from stream_rerun.retry import HotPartitions, RetryPolicy, StallWatch
 from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Counters:
     retried_requests: int = 0
     throttled_statements: int = 0
     lost_answers: int = 0
+    key_range_throttles: int = 0  # requests throttled for one hot partition: only its items back off
     consumed_wcu: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -86,6 +88,7 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.emf = emf or Emf("", "", "")
         self.stall = StallWatch(self.retry.stall_s)
+        self.hot = HotPartitions(self.retry)
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.abort_error: RerunError | None = None
@@ -163,6 +166,9 @@ class Engine:
             pending = groups.pop()
             if self.stall.stalled():
                 self._stalled()
+            if self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # a hot partition's items wait
+                self._abandon([p for group in (pending, *groups) for p in group], sent)
+                return
             reservation = self.budget.reserve(len(pending))
             if self.stop_event.wait(reservation.wait):
                 self.budget.settle(reservation, 0.0, 0)
@@ -196,6 +202,7 @@ class Engine:
             self.budget.throttled()
         else:
             self.budget.succeeded()
+            self.hot.cooled(self._partitions(pending))
         return [result.again + result.throttled], bool(result.throttled)
 
     def _request_failed(
@@ -224,8 +231,19 @@ class Engine:
             return [[replace(p, maybe_written=True) for p in pending]], True
         self.counters.add("throttled_statements", len(pending))  # a throttled request costs nothing
         self.budget.settle(reservation, 0.0, 0)
+        if is_key_range_throttle(exc):  # one hot partition: its items back off, the run keeps its rate
+            self.counters.add("key_range_throttles")
+            self.counters.add("retried_requests")
+            self.hot.throttled(self._partitions(pending))
+            return [pending], False
         self.budget.throttled()
         return [pending], True
+
+    def _partitions(self, pending: list[Pending]) -> set[tuple[str, Any]]:
+        """The partition key values of the items (one partition each)."""
+        assert self.toucher is not None
+        name = self.toucher.key_names[0]
+        return {next(iter(p.key[name].items())) for p in pending}
 
     def _not_resent(self, pending: list[Pending], exc: Exception) -> None:
         """A lost answer without a marker: the request may have been applied, and a resend would then fire twice."""

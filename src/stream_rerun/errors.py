@@ -112,6 +112,23 @@ def is_lost_answer(exc: BaseException) -> bool:
     return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 
+def throttling_reasons(exc: BaseException) -> list[str]:
+    """The `reason` of each ThrottlingReason a throttling exception carries (ProvisionedThroughputExceededException
+    spells the member ThrottlingReasons, ThrottlingException throttlingReasons); [] when it carries none."""
+    if not isinstance(exc, ClientError):
+        return []
+    response: dict[str, Any] = dict(exc.response)
+    reasons = response.get("ThrottlingReasons") or response.get("throttlingReasons") or []
+    return [str(r.get("reason", "")) for r in reasons if isinstance(r, dict)]
+
+
+def is_key_range_throttle(exc: BaseException) -> bool:
+    """True when DynamoDB throttled a request for its key range only (e.g. TableWriteKeyRangeThroughputExceeded): one
+    partition is hot, the table as a whole is not over its capacity."""
+    reasons = throttling_reasons(exc)
+    return bool(reasons) and all("KeyRange" in reason for reason in reasons)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for throttling, server-side errors and lost answers, which may pass on a later attempt."""
     if isinstance(exc, ClientError):

@@ -22,7 +22,10 @@ ConnectionClosedError), and `outage(seconds)` closes every connection unanswered
 Per-statement errors (BatchStatementError): `error_share` of the statements are answered `error_code` (AccessDenied,
 ResourceNotFound, ...) without being sent. Request-level refusal: a request naming a key value in `invalid_keys` is
 answered as a whole with a 400 ValidationException, nothing applied (what DynamoDB does to a request it cannot parse
-or validate, API_BatchExecuteStatement "Errors").
+or validate, API_BatchExecuteStatement "Errors"). Hot partitions: `partition_limits` give single partitions their own
+rate, and with `key_range_errors` a request whose statements together find a partition short is throttled whole with
+a ThrottlingException carrying throttlingReasons TableWriteKeyRangeThroughputExceeded (API_ThrottlingReason); the
+per-statement answers carry no reasons. `by_partition` records when each partition's statements were admitted.
 `ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
 """
 
@@ -123,6 +126,11 @@ class CapacityModel:
     error_code: str = ""  # a per-statement error code answered to `error_share` of the statements (none sent)
     error_share: float = 0.0
     invalid_keys: frozenset[str] = frozenset()  # key values whose request is refused whole (ValidationException)
+    # Per-partition limits (partition key value -> WCU/s) in place of partition_wcu, and whether a partition that
+    # runs short throttles the whole request with a ThrottlingReason (TableWriteKeyRangeThroughputExceeded) instead
+    # of answering its statements ProvisionedThroughputExceeded.
+    partition_limits: dict[str, float] = field(default_factory=dict)
+    key_range_errors: bool = False
 
 
 class CapacityProxy:
@@ -142,6 +150,8 @@ class CapacityProxy:
         self.throttled = 0
         self.lost = 0
         self.refused = 0  # requests refused whole (ValidationException)
+        self.key_range_throttled = 0  # requests throttled whole for a partition (ThrottlingReasons)
+        self.by_partition: dict[str, list[float]] = {}  # partition key value -> arrival of each admitted statement
         self.errors = 0  # statements answered `error_code`
         self._down_until = 0.0
         self._released = threading.Event()
@@ -238,6 +248,8 @@ class CapacityProxy:
             error = {"__type": "com.amazon.coral.validate#ValidationException", "message": "Invalid statement (model)"}
             return 400, error, False
         self._before_images(statements)
+        if self.model.key_range_errors and self._short_partition(statements):
+            return 400, self._key_range_error(statements[0].table), False
         admitted: list[Statement] = []
         answers: list[dict[str, Any] | None] = [None] * len(statements)
         with self.lock:
@@ -320,8 +332,30 @@ class CapacityProxy:
             if len(key) == 1:
                 self.buckets[key] = Bucket(self.model.table_wcu, self.model.burst_s)
             else:
-                self.buckets[key] = Bucket(self.model.partition_wcu, self.model.partition_burst_s)
+                value = next(iter(json.loads(key[2]).values())) if key[1] == "" else None
+                rate = self.model.partition_limits.get(value, self.model.partition_wcu)
+                self.buckets[key] = Bucket(rate, self.model.partition_burst_s)
         return self.buckets[key]
+
+    def _short_partition(self, statements: list[Statement]) -> bool:
+        """True when the request's statements together find one of their partition buckets (not the table's) short:
+        the request is throttled whole, nothing taken. Counted as throttled statements."""
+        demand: dict[tuple[Any, ...], float] = {}
+        for st in statements:
+            for b in st.buckets[1:]:
+                demand[b] = demand.get(b, 0.0) + st.cost[b[1]]
+        with self.lock:
+            short = any(not self._bucket(b).has(units) for b, units in demand.items())
+            if short:
+                self.throttled += len(statements)
+                self.key_range_throttled += 1
+            return short
+
+    def _key_range_error(self, table: str) -> dict[str, Any]:
+        arn = f"arn:aws:dynamodb:us-east-1:000000000000:table/{table}"
+        return {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Throughput exceeds the limit of a partition (model)",
+                "throttlingReasons": [{"reason": "TableWriteKeyRangeThroughputExceeded", "resource": arn}]}  # fmt: skip
 
     def _admit(self, st: Statement, arrived: float) -> bool:
         """Take the statement's units from every bucket it draws on, or from none (throttled)."""
@@ -332,6 +366,7 @@ class CapacityProxy:
             bucket.tokens -= cost
         self.admitted += 1
         self.ledger.append((arrived, sum(st.cost.values())))
+        self.by_partition.setdefault(next(iter(json.loads(st.buckets[1][2]).values())), []).append(arrived)
         return True
 
     @staticmethod

@@ -178,3 +178,32 @@ def test_sigterm_during_preflight_ends_it_with_a_summary(endpoint: str, ddb: Any
     summary = json.loads(output.splitlines()[-1])
     assert took < 5 and proc.returncode == 143 and "Traceback" not in output
     assert summary["event"] == "summary" and summary["interrupted"] is True and summary["selected"] == 0
+
+
+def test_a_hot_partition_backs_off_alone_and_the_rest_keeps_its_rate(
+    endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any, tmp_path: Path
+) -> None:
+    # GIVEN a key file of 100 keys of a hot partition (8 WCU/s, a burst of 25: at least 9 s for its items) and 300 of a
+    # cold one (unlimited), in blocks of 25, and DynamoDB throttling a request whole, with ThrottlingReasons
+    # TableWriteKeyRangeThroughputExceeded, when the hot partition runs short
+    table = make_table()
+    hot = [("hot", f"{i:05}") for i in range(100)]
+    cold = [("cold", f"{i:05}") for i in range(300)]
+    emulator.put_items(ddb, table, [item(pk, sk, revision=1) for pk, sk in hot + cold])
+    order = hot[:25] + cold[:25] + hot[25:50] + cold[25:50] + hot[50:] + cold[50:]
+    lines = [json.dumps({"pk": {"S": pk}, "sk": {"S": sk}}) for pk, sk in order]
+    (tmp_path / "keys.jsonl").write_text("\n".join(lines) + "\n")
+    model = CapacityModel(partition_limits={"hot": 8.0}, partition_burst_s=3.2, key_range_errors=True)
+    with CapacityProxy(endpoint, model) as proxy:
+        result = worker(table, at=proxy.endpoint, KEYS_FILE=str(tmp_path / "keys.jsonl"), RUN_ID="hot")
+    # THEN the cold partition's items were all written while the hot one's still backed off (before: the whole run's
+    # rate was cut at each throttle, and the cold items trailed the hot ones)
+    s = result.summary
+    cold_s = max(proxy.by_partition["cold"]) - min(proxy.by_partition["cold"])
+    hot_s = max(proxy.by_partition["hot"]) - min(proxy.by_partition["hot"])
+    print(f"\nHOT PARTITION: cold 300 items in {cold_s:.2f} s, hot 100 items in {hot_s:.2f} s, "
+          f"{proxy.key_range_throttled} requests throttled for their key range")  # fmt: skip
+    assert max(proxy.by_partition["cold"]) < max(proxy.by_partition["hot"])
+    assert result.code == 0 and s["touched"] == 400 and proxy.key_range_throttled > 0
+    assert s["key_range_throttles"] == proxy.key_range_throttled
+    assert fired_by(stream(table), "hot") == Counter(hot + cold)

@@ -71,7 +71,8 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
         return _summarise(settings, engine, None, None, Emf("", "", ""))
     toucher = Toucher(writer, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
-    write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
+    write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second,
+                               resource_caps=budget.resource_caps, resource_units=budget.resource_units)  # fmt: skip
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
                     unsettled=redrive.add if redrive else None)  # fmt: skip

@@ -193,7 +193,8 @@ class Engine:
             result = self.toucher.send(pending)
         except Exception as exc:  # noqa: BLE001 - every error is classified; none may kill the pool thread
             return self._request_failed(exc, pending, reservation)
-        self.counters.add("consumed_wcu", self.budget.settle(reservation, result.consumed_wcu, result.written))
+        charged = self.budget.settle(reservation, result.consumed_wcu, result.written, result.consumed_by)
+        self.counters.add("consumed_wcu", charged)
         self._record(result.settled)
         if result.fatal:
             self.abort(statement_refused(*result.fatal, self.toucher.table_name))

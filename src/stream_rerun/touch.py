@@ -76,6 +76,7 @@ class BatchResult:
     again: list[Pending] = field(default_factory=list)
     throttled: list[Pending] = field(default_factory=list)
     consumed_wcu: float | None = None
+    consumed_by: dict[str, float] | None = None  # units per resource: "table" (with its local indexes), each GSI
     fatal: tuple[str, str] | None = None  # the first FATAL statement error (code, message): the run must stop
 
     @property
@@ -108,6 +109,20 @@ def _number(raw: str) -> Decimal | str:
         return Decimal(raw)
     except InvalidOperation:
         return raw
+
+
+def _by_resource(consumed: Any) -> dict[str, float] | None:
+    """ConsumedCapacity itemised (INDEXES): the table's units with its local indexes', and each GSI's; None when
+    DynamoDB reported only totals."""
+    if not any("Table" in c for c in consumed):
+        return None
+    out: dict[str, float] = {"table": 0.0}
+    for c in consumed:
+        out["table"] += float((c.get("Table") or {}).get("CapacityUnits", 0))
+        out["table"] += sum(float(i.get("CapacityUnits", 0)) for i in (c.get("LocalSecondaryIndexes") or {}).values())
+        for name, index in (c.get("GlobalSecondaryIndexes") or {}).items():
+            out[name] = out.get(name, 0.0) + float(index.get("CapacityUnits", 0))
+    return out
 
 
 def _quote(name: str) -> str:
@@ -161,12 +176,13 @@ class Toucher:
         """Send up to 25 items in one request. Request-level errors (botocore's) propagate to the caller."""
         response = self.client.batch_execute_statement(
             Statements=[self.statement(p) for p in batch],  # type: ignore[misc]
-            ReturnConsumedCapacity="TOTAL",
+            ReturnConsumedCapacity="INDEXES",
         )
         result = BatchResult()
         consumed = response.get("ConsumedCapacity")
         if consumed:
             result.consumed_wcu = sum(float(c.get("CapacityUnits", 0)) for c in consumed)
+            result.consumed_by = _by_resource(consumed)
         for pending, answer in zip(batch, response["Responses"], strict=True):
             self._classify(pending, answer.get("Error"), result)
         return result

@@ -13,7 +13,10 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
   keeps up to 300 s of unused table capacity);
   a statement that finds any of its buckets short is answered `ProvisionedThroughputExceeded` without being sent
   (it costs nothing), the admitted ones are forwarded to the emulator and answered with its answers;
-- `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share).
+- each GSI as a whole is a bucket of its own capacity when `index_wcu` names it (AWS: a GSI has its own provisioned
+  WCU or on-demand maximum, and a GSI short of capacity throttles the table's writes);
+- `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share, as INDEXES
+  itemises it). Local secondary indexes are not modelled.
 
 It can also throttle a share of statements at random (`throttle_share`), lose answers (`lose_share` of
 BatchExecuteStatement requests are applied, then the connection is closed without an answer: botocore's
@@ -130,6 +133,7 @@ class CapacityModel:
     # runs short throttles the whole request with a ThrottlingReason (TableWriteKeyRangeThroughputExceeded) instead
     # of answering its statements ProvisionedThroughputExceeded.
     partition_limits: dict[str, float] = field(default_factory=dict)
+    index_wcu: dict[str, float] = field(default_factory=dict)  # a GSI's own capacity (its table-wide bucket), units/s
     key_range_errors: bool = False
 
 
@@ -152,6 +156,7 @@ class CapacityProxy:
         self.refused = 0  # requests refused whole (ValidationException)
         self.key_range_throttled = 0  # requests throttled whole for a partition (ThrottlingReasons)
         self.by_partition: dict[str, list[float]] = {}  # partition key value -> arrival of each admitted statement
+        self.by_index: dict[str, list[tuple[float, int]]] = {}  # GSI -> (arrival, units) of each admitted statement
         self.errors = 0  # statements answered `error_code`
         self._down_until = 0.0
         self._released = threading.Event()
@@ -326,11 +331,14 @@ class CapacityProxy:
                 continue
             st.cost[gsi["IndexName"]] = st.cost[""] if kind == "ALL" else 1
             st.buckets.append((st.table, gsi["IndexName"], json.dumps(st.before[index_key], default=str)))
+            st.buckets.append((st.table, gsi["IndexName"]))
 
     def _bucket(self, key: tuple[Any, ...]) -> Bucket:
         if key not in self.buckets:
             if len(key) == 1:
                 self.buckets[key] = Bucket(self.model.table_wcu, self.model.burst_s)
+            elif len(key) == 2:  # a GSI as a whole
+                self.buckets[key] = Bucket(self.model.index_wcu.get(key[1], math.inf), self.model.burst_s)
             else:
                 value = next(iter(json.loads(key[2]).values())) if key[1] == "" else None
                 rate = self.model.partition_limits.get(value, self.model.partition_wcu)
@@ -366,6 +374,9 @@ class CapacityProxy:
             bucket.tokens -= cost
         self.admitted += 1
         self.ledger.append((arrived, sum(st.cost.values())))
+        for name, cost in st.cost.items():
+            if name:
+                self.by_index.setdefault(name, []).append((arrived, cost))
         self.by_partition.setdefault(next(iter(json.loads(st.buckets[1][2]).values())), []).append(arrived)
         return True
 
@@ -399,10 +410,11 @@ class CapacityProxy:
         return list(by_table.values())
 
     # ---- what tests read ----
-    def max_window(self, seconds: float = 1.0) -> float:
-        """The most units admitted in any `seconds`-long window (sliding, starting at each admission)."""
+    def max_window(self, seconds: float = 1.0, index: str | None = None) -> float:
+        """The most units admitted in any `seconds`-long window (sliding, starting at each admission); of one GSI's
+        units with `index`."""
         with self.lock:
-            events = sorted(self.ledger)
+            events = sorted(self.ledger if index is None else self.by_index.get(index, []))
         best, end, total = 0.0, 0, 0.0
         for start in range(len(events)):
             while end < len(events) and events[end][0] < events[start][0] + seconds:
@@ -412,10 +424,11 @@ class CapacityProxy:
             total -= events[start][1]
         return best
 
-    def rate(self) -> tuple[float, float]:
-        """(units admitted, seconds from the first admission to the last)."""
+    def rate(self, index: str | None = None) -> tuple[float, float]:
+        """(units admitted, seconds from the first admission to the last); of one GSI's units with `index`."""
         with self.lock:
-            if not self.ledger:
+            ledger = self.ledger if index is None else self.by_index.get(index, [])
+            if not ledger:
                 return 0.0, 0.0
-            times = [t for t, _ in self.ledger]
-            return sum(u for _, u in self.ledger), max(times) - min(times)
+            times = [t for t, _ in ledger]
+            return sum(u for _, u in ledger), max(times) - min(times)

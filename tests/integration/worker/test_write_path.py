@@ -207,3 +207,66 @@ def test_a_hot_partition_backs_off_alone_and_the_rest_keeps_its_rate(
     assert result.code == 0 and s["touched"] == 400 and proxy.key_range_throttled > 0
     assert s["key_range_throttles"] == proxy.key_range_throttled
     assert fired_by(stream(table), "hot") == Counter(hot + cold)
+
+
+def table_with_indexes(ddb: Any, name: str, table_wcu: int, gsi_wcu: int, lsi: bool = False) -> None:
+    """A provisioned table whose GSI by_date (ALL) has capacity of its own, and optionally an LSI by_v (ALL)."""
+    throughput = {"ReadCapacityUnits": 1000, "WriteCapacityUnits": table_wcu}
+    attrs = [("pk", "S"), ("sk", "S"), ("day", "S")] + ([("v", "S")] if lsi else [])
+    ddb.create_table(
+        TableName=name, BillingMode="PROVISIONED", ProvisionedThroughput=throughput,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attrs],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by_date", "KeySchema": [{"AttributeName": "day", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1000, "WriteCapacityUnits": gsi_wcu},
+        }],
+        **({"LocalSecondaryIndexes": [{
+            "IndexName": "by_v", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "v", "KeyType": "RANGE"}],
+        }]} if lsi else {}),
+    )  # fmt: skip
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def test_max_wcu_percent_holds_each_written_index_to_its_own_capacity(
+    endpoint: str, ddb: Any, stream: Any, worker: Any
+) -> None:
+    # GIVEN a table of 1,000 WCU whose ALL index by_date has only 100 WCU of its own, 200 small items, and a run at
+    # 40% (the table's share would be 400 WCU/s; the index's is 40)
+    table = f"t-gsi-{time.monotonic_ns()}"
+    table_with_indexes(ddb, table, 1000, 100)
+    keys = [("p1", f"{i:05}") for i in range(200)]
+    emulator.put_items(ddb, table, [item(pk, sk, revision=1, day="2024-06-01") for pk, sk in keys])
+    try:
+        with CapacityProxy(endpoint, CapacityModel(index_wcu={"by_date": 100.0})) as proxy:
+            result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="gsi", MAX_WCU_PERCENT="40")
+            units, seconds = proxy.rate("by_date")
+            worst = proxy.max_window(1.0, "by_date")
+        # THEN the index is the binding resource, and its own units stay at 40% of its capacity every second
+        started = result.event("run_started")
+        print(f"\nGSI 40% of 100 WCU/s: {units / seconds:.1f}/s, worst 1-s window {worst:.0f}")
+        assert (
+            started["wcu_cap_resource"] == "index by_date" and "index by_date's 100 WCU/s" in started["wcu_cap_reason"]
+        )
+        assert result.code == 0 and result.summary["touched"] == 200 and units == 200
+        assert units / seconds <= 40 * 1.1 and worst <= 1.5 * 40
+        assert fired_by(stream(table), "gsi") == Counter(keys)
+    finally:
+        ddb.delete_table(TableName=table)
+
+
+def test_local_secondary_indexes_count_in_the_estimate_and_indexes_written(ddb: Any, worker: Any) -> None:
+    table = f"t-lsi-{time.monotonic_ns()}"
+    table_with_indexes(ddb, table, 1000, 1000, lsi=True)
+    items = [item("p1", f"{i:05}", revision=1, day="d", v="x", blob="y" * 1500) for i in range(10)]
+    emulator.put_items(ddb, table, items)
+    try:
+        result = worker(table, HASH_KEY_VALUE="p1", DRY_RUN="true")
+        # ~1.5 KB: 2 units for the table, 2 for the ALL GSI, 2 for the ALL LSI (paid from the table's capacity)
+        assert result.event("run_started")["indexes_written"] == ["by_date", "by_v"]
+        assert result.summary["estimated_wcu"] == 10 * 6
+    finally:
+        ddb.delete_table(TableName=table)

@@ -98,8 +98,10 @@ def test_a_hot_partition_throttles_the_request_with_a_key_range_reason_and_a_gsi
 ) -> None:
     table = make_table(projection="ALL")
     emulator.put_items(ddb, table, [item(pk, f"{n:02}", day="d", revision=1) for pk in "hc" for n in range(20)])
-    # partition h serves 5 units/s, the index 12 (a second of burst each); items are 1 unit, and 1 more in the index
-    model = CapacityModel(partition_limits={"h": 5.0}, key_range_errors=True, index_wcu={"by_date": 12.0})
+    # partition h serves 2 units/s with a burst of 5 (2.5 s to refill), the index 12 a second (a second of burst);
+    # items are 1 unit, and 1 more in the index
+    model = CapacityModel(partition_limits={"h": 2.0}, partition_burst_s=2.5, key_range_errors=True,
+                          index_wcu={"by_date": 12.0})  # fmt: skip
     with CapacityProxy(endpoint, model) as proxy:
         client = emulator.client_with(proxy.endpoint, max_attempts=1)
         first = client.batch_execute_statement(Statements=touch(table, [("h", f"{n:02}") for n in range(5)]))

@@ -166,7 +166,7 @@ class Engine:
             pending = groups.pop()
             if self.stall.stalled():
                 self._stalled()
-            if self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # a hot partition's items wait
+            if self.hot.any() and self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # hot items wait
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
             reservation = self.budget.reserve(len(pending))
@@ -203,7 +203,8 @@ class Engine:
             self.budget.throttled()
         else:
             self.budget.succeeded()
-            self.hot.cooled(self._partitions(pending))
+            if self.hot.any():
+                self.hot.cooled(self._partitions(pending))
         return [result.again + result.throttled], bool(result.throttled)
 
     def _request_failed(

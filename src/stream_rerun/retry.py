@@ -74,6 +74,10 @@ class HotPartitions:
                 self._strikes[partition] = strikes + 1
                 self._until[partition] = max(self._until.get(partition, now), now + self.policy.delay(strikes))
 
+    def any(self) -> bool:
+        """True while some partition is (or was lately) hot."""
+        return bool(self._until)
+
     def wait(self, partitions: Iterable[Hashable]) -> float:
         """Seconds until every one of `partitions` may be written again (0 when none is hot)."""
         if not self._until:

@@ -350,8 +350,9 @@ class CapacityProxy:
         the request is throttled whole, nothing taken. Counted as throttled statements."""
         demand: dict[tuple[Any, ...], float] = {}
         for st in statements:
-            for b in st.buckets[1:]:
-                demand[b] = demand.get(b, 0.0) + st.cost[b[1]]
+            for b in st.buckets:
+                if len(b) == 3:  # a partition of the table or of an index; not the table's or a GSI's own capacity
+                    demand[b] = demand.get(b, 0.0) + st.cost[b[1]]
         with self.lock:
             short = any(not self._bucket(b).has(units) for b, units in demand.items())
             if short:

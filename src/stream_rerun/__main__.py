@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.aws import dynamodb_client, s3_client
@@ -20,9 +17,11 @@ from stream_rerun.log import always, configure_logging
 from stream_rerun.metrics import Emf
 from stream_rerun.redrive import RedriveFile, location_of
 from stream_rerun.retry import RetryPolicy
-from stream_rerun.sources import Source, finish, source_for
+from stream_rerun.sources import Report, Source, finish, source_for
+from stream_rerun.stopping import Interrupted, Signals
 from stream_rerun.table import TableInfo, describe
 from stream_rerun.touch import Toucher
+from stream_rerun.version import fields as version_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,43 +42,73 @@ def main() -> int:
 
 
 def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
-    """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client."""
+    """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client, used for reads
+    and writes alike. Otherwise the touches go through a client of their own that never resends (aws.py).
+    SIGTERM and SIGINT are handled from the start: one during preflight ends it at once (nothing written yet)."""
+    signals = Signals()
+    with signals.installed():
+        return _run(settings, client, retry, signals)
+
+
+def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy | None, signals: Signals) -> int:
     source: Source | None = None
     try:
-        client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
-        table = describe(settings, client)
-        s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
-        only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
-        source = source_for(settings, table, client, s3, only)
-        source.check()
-        budget = RunBudget.of(settings, table)
-        redrive = _redrive_file(settings, s3)
+        with signals.preflight():
+            writer = client or dynamodb_client(settings.aws_region, settings.concurrency + 4, writes=True)
+            client = client or dynamodb_client(settings.aws_region, settings.concurrency + 4)
+            table = describe(settings, client)
+            s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
+            only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+            source = source_for(settings, table, client, s3, only)
+            source.check()
+            budget = RunBudget.of(settings, table)
+            redrive = _redrive_file(settings, s3)
     except RerunError as exc:
         if source is not None:
             finish(source)  # what it holds (a queue's messages) is released
         log.error(str(exc), extra={"event": "preflight_failed", "exit_code": exc.exit_code})
         return exc.exit_code
-    toucher = Toucher(client, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
+    except Interrupted as stop:
+        engine = Engine(None, settings.concurrency)
+        engine.interrupt(stop.signum)
+        return _summarise(settings, engine, redrive=None, budget=None, emf=Emf("", "", ""), source=source)
+    toucher = Toucher(writer, table, settings.revision_attribute, settings.marker, settings.run_id, only=only)
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
-    write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second)
+    write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second,
+                               resource_caps=budget.resource_caps, resource_units=budget.resource_units)  # fmt: skip
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
                     unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
-    started = {**_describe_run(settings, table, source), **budget.describe()}
+    started = {**_describe_run(settings, table, source), **budget.describe(), **version_fields()}
     log.info("run started", extra={"event": "run_started", **started})
-    with _stop_on_signals(engine):
-        try:
-            engine.run(source.pages())
-        except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
-            engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
+    signals.attach(engine)
+    try:
+        engine.run(source.pages())
+    except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
+        engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
+    return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source)
+
+
+def _summarise(
+    settings: Settings,
+    engine: Engine,
+    *,
+    redrive: RedriveFile | None,
+    budget: RunBudget | None,
+    emf: Emf,
+    source: Source | None,
+) -> int:
+    """Put the re-drive file in place, let the source finish (its own counters and files), print the summary line;
+    the exit code."""
     redrive_fields, redrive_error = _close_redrive(redrive, engine)
-    report = finish(source)  # what the source settled itself (never written) and wrote, e.g. removed_in_window
+    # what the source settled itself (never written) and wrote, e.g. removed_in_window; a queue's messages released
+    report = finish(source) if source is not None else Report()
     code = exit_code(engine)
     if (redrive_error or report.error) and code == EXIT_OK:
         code = EXIT_FAILED
     summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields, **report.fields}
     summary.update(interrupted=engine.signal is not None, exit_code=code)
-    if settings.dry_run:
+    if settings.dry_run and budget is not None:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
     summary.update(report.outcomes, selected=summary["selected"] + sum(report.outcomes.values()))
     if engine.abort_error is not None or redrive_error or report.error:
@@ -108,10 +137,10 @@ def _close_redrive(redrive: RedriveFile | None, engine: Engine) -> tuple[dict[st
 
 
 def exit_code(engine: Engine) -> int:
-    """128+signal when interrupted; 1 when an item failed or the run aborted; else 0."""
+    """128+signal when interrupted; 1 when an item failed or was left unprocessed, or the run aborted; else 0."""
     if engine.signal is not None:
         return 128 + engine.signal
-    if engine.abort_error is not None or engine.counters.failed:
+    if engine.abort_error is not None or engine.counters.failed or engine.counters.unprocessed:
         return EXIT_FAILED
     return EXIT_OK
 
@@ -128,25 +157,6 @@ def _describe_run(settings: Settings, table: TableInfo, source: Source) -> dict[
         "filter": {settings.filter_attribute: list(settings.filter_values)} if settings.filter_values else None,
         "failed_keys_out": location_of(settings),
     }
-
-
-@contextlib.contextmanager
-def _stop_on_signals(engine: Engine) -> Iterator[None]:
-    """SIGTERM (ECS StopTask) and SIGINT stop new work; the summary still prints. Main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        log.warning("signal received: finishing in-flight writes", extra={"event": "interrupt", "signal": signum})
-        engine.interrupt(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 if __name__ == "__main__":

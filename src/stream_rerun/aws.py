@@ -24,15 +24,24 @@ DYNAMODB_ACTIONS: dict[str, str] = {
 OPTIONAL_DYNAMODB_ACTIONS = frozenset({"dynamodb:Scan"})
 
 
-def dynamodb_client(region: str, max_connections: int = 10) -> DynamoDBClient:
-    """A DynamoDB client: botocore standard retries, short connect timeout, a pool sized for the concurrency.
+CONNECT_TIMEOUT_S = 3  # a stop (SIGTERM) waits at most one call: short timeouts keep it well inside ECS's stopTimeout
+READ_TIMEOUT_S = 10  # DynamoDB answers in milliseconds; a longer wait is a lost answer, which the engine handles
 
-    The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB; AWS_MAX_ATTEMPTS still applies.
+
+def dynamodb_client(region: str, max_connections: int = 10, *, writes: bool = False) -> DynamoDBClient:
+    """A DynamoDB client: short timeouts, a pool sized for the concurrency.
+
+    Reads (DescribeTable, Query, Scan) keep botocore's standard retries (AWS_MAX_ATTEMPTS still applies). The client
+    the touches are written with (`writes=True`) makes one attempt only: botocore would resend a write whose answer
+    was lost (a read timeout, a closed connection) although it may have been applied; the engine owns resends, and
+    makes them only when the marker makes them safe. The endpoint comes from boto3's own AWS_ENDPOINT_URL /
+    AWS_ENDPOINT_URL_DYNAMODB.
     """
+    retries: dict[str, Any] = {"mode": "standard", "total_max_attempts": 1} if writes else {"mode": "standard"}
     config = Config(
-        retries={"mode": "standard"},
-        connect_timeout=5,
-        read_timeout=20,
+        retries=retries,  # type: ignore[arg-type]
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
         max_pool_connections=max_connections,
         user_agent_appid="ddb-stream-rerun",  # type: ignore[call-arg]  # newer than the stubs
     )

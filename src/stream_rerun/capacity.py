@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import ConfigError
@@ -18,7 +18,7 @@ from stream_rerun.pacing import AdaptiveRate, Clock, Pacer, RateMeter
 
 if TYPE_CHECKING:
     from stream_rerun.config import Settings
-    from stream_rerun.table import TableInfo
+    from stream_rerun.table import IndexInfo, TableInfo
 
 MIN_WCU_PER_STATEMENT = 1.0  # a write, even a failed conditional one, costs at least one unit
 _LEARN = 0.3  # weight of the newest report in the running estimate
@@ -31,6 +31,27 @@ class Reservation:
     statements: int
     units: float
     wait: float
+    by_resource: dict[str, float] = field(default_factory=dict)  # units reserved of each resource with its own cap
+
+
+class PerResource:
+    """A pacer for each resource with a cap of its own (MAX_WCU_PERCENT of the table's and of each written GSI's
+    capacity), charged what DynamoDB reports for that resource (ReturnConsumedCapacity=INDEXES), else its estimate."""
+
+    def __init__(self, caps: dict[str, float], units: dict[str, float], clock: Clock) -> None:
+        self.pacers = {name: Pacer(rate, clock) for name, rate in caps.items() if rate > 0}
+        self.units = {name: max(MIN_WCU_PER_STATEMENT, units.get(name, 1.0)) for name in self.pacers}
+
+    def reserve(self, statements: int) -> tuple[dict[str, float], float]:
+        reserved = {name: statements * self.units[name] for name in self.pacers}
+        return reserved, max((p.reserve(reserved[name]) for name, p in self.pacers.items()), default=0.0)
+
+    def settle(self, reserved: dict[str, float], consumed: dict[str, float] | None, written: int) -> None:
+        for name, pacer in self.pacers.items():
+            actual = written * self.units[name] if consumed is None else consumed.get(name, 0.0)
+            if consumed is not None and written:
+                self.units[name] += _LEARN * (max(MIN_WCU_PER_STATEMENT, actual / written) - self.units[name])
+            pacer.settle(reserved.get(name, 0.0), actual)
 
 
 class WriteBudget:
@@ -43,8 +64,12 @@ class WriteBudget:
         max_items_per_second: float | None = None,
         clock: Clock = time.monotonic,
         adaptive: AdaptiveRate | None = None,
+        *,
+        resource_caps: dict[str, float] | None = None,
+        resource_units: dict[str, float] | None = None,
     ) -> None:
         self.per_statement = max(MIN_WCU_PER_STATEMENT, wcu_per_item)
+        self.resources = PerResource(resource_caps or {}, resource_units or {}, clock)
         self.adaptive = adaptive or AdaptiveRate(max_wcu_per_second, clock)
         self.wcu = Pacer(self.adaptive.ceiling, clock)  # the cap: charged what DynamoDB consumed
         self.sends = Pacer(self.adaptive.rate, clock)  # the adaptive rate: charged every unit sent, throttled or not
@@ -61,13 +86,22 @@ class WriteBudget:
         """Reserve the estimated units of a request; the caller waits `wait` seconds, then sends it."""
         self.sends.rate = self.adaptive.rate
         units = statements * self.per_statement
-        wait = max(self.wcu.reserve(units), self.sends.reserve(units), self.items.reserve(statements))
-        return Reservation(statements, units, wait)
+        by_resource, own = self.resources.reserve(statements)
+        wait = max(self.wcu.reserve(units), self.sends.reserve(units), self.items.reserve(statements), own)
+        return Reservation(statements, units, wait, by_resource)
 
-    def settle(self, reservation: Reservation, consumed: float | None, written: int) -> float:
+    def settle(
+        self,
+        reservation: Reservation,
+        consumed: float | None,
+        written: int,
+        by_resource: dict[str, float] | None = None,
+    ) -> float:
         """Charge what the request really cost: `consumed` as DynamoDB reported it, or the estimate when it reported
-        nothing (DynamoDB Local; or a lost answer, which may have been applied). `written` statements were not
-        throttled (a throttled statement costs nothing). Returns the units charged."""
+        nothing (DynamoDB Local; or a lost answer, which may have been applied); `by_resource` itemised per resource
+        (the table, each GSI). `written` statements were not throttled (a throttled statement costs nothing). Returns
+        the units charged."""
+        self.resources.settle(reservation.by_resource, by_resource if consumed is not None else None, written)
         if consumed is None:
             actual = written * self.per_statement
         else:
@@ -105,45 +139,79 @@ def wcu_per_item(average_bytes: float, growth_bytes: int, all_indexes: int, othe
     return float(base * (1 + all_indexes) + other_indexes)
 
 
+@dataclass(frozen=True)
+class Written:
+    """A resource with write capacity of its own that a touch writes: the table (with its local indexes) or a GSI."""
+
+    name: str  # "table", or the GSI's name
+    capacity: float | None  # provisioned WCU or on-demand maximum; None when it has none
+    units: float  # units one touch costs this resource (estimate)
+
+    @property
+    def label(self) -> str:
+        return "the table" if self.name == TABLE else f"index {self.name}"
+
+
+TABLE = "table"
+
+
 def derive_cap(
     max_wcu_per_second: float | None,
     percent: float | None,
     table_capacity: float | None,
     one_partition: str | None,
+    resources: list[Written] | None = None,
 ) -> tuple[float | None, str]:
-    """The run's WCU cap and why: MAX_WCU_PER_SECOND, and/or MAX_WCU_PERCENT of the table's write capacity (and of
-    one partition's 1,000 WCU/s when the run writes one partition: `one_partition` says which). Raises ConfigError
+    """The run's WCU cap (in units of all resources together) and why: MAX_WCU_PER_SECOND, and/or MAX_WCU_PERCENT of
+    the write capacity of the table and of each GSI the touch writes (`resources`; each charged its own units), and of
+    one partition's 1,000 WCU/s when the run writes one partition (`one_partition` says which). Raises ConfigError
     when a percentage is asked of an on-demand table with no maximum."""
-    caps: list[tuple[float, str]] = []
-    if max_wcu_per_second:
-        caps.append((max_wcu_per_second, f"MAX_WCU_PER_SECOND={max_wcu_per_second:g}"))
-    if percent is not None:
-        if table_capacity is None:
-            raise ConfigError(
-                f"MAX_WCU_PERCENT={percent:g} needs the table's write capacity, but the table is on demand with no "
-                "maximum: set MAX_WCU_PER_SECOND instead, or give the table an on-demand maximum "
-                "(OnDemandThroughput.MaxWriteRequestUnits)"
-            )
-        caps.append((table_capacity * percent / 100, f"{percent:g}% of the table's {table_capacity:g} WCU/s"))
-        if one_partition:
-            caps.append(
-                (PARTITION_WCU * percent / 100, f"{percent:g}% of one partition's 1000 WCU/s ({one_partition})")
-            )
-    if not caps:
-        return None, "no cap: the rate adapts to throttling"
-    cap, reason = min(caps)
+    cap, reason, _ = min(_caps(max_wcu_per_second, percent, table_capacity, one_partition, resources or []),
+                         default=(None, "no cap: the rate adapts to throttling", None))  # fmt: skip
     return cap, reason
+
+
+def _caps(
+    max_wcu: float | None, percent: float | None, table_capacity: float | None, one_partition: str | None,
+    resources: list[Written],
+) -> list[tuple[float, str, str]]:  # fmt: skip
+    """Every cap that applies: (units/s of all resources together, why, which resource binds)."""
+    caps: list[tuple[float, str, str]] = []
+    if max_wcu:
+        caps.append((max_wcu, f"MAX_WCU_PER_SECOND={max_wcu:g}", "MAX_WCU_PER_SECOND"))
+    if percent is None:
+        return caps
+    if table_capacity is None:
+        raise ConfigError(
+            f"MAX_WCU_PERCENT={percent:g} needs the table's write capacity, but the table is on demand with no "
+            "maximum: set MAX_WCU_PER_SECOND instead, or give the table an on-demand maximum "
+            "(OnDemandThroughput.MaxWriteRequestUnits)"
+        )
+    total = sum(r.units for r in resources) or 1.0
+    table = next((r for r in resources if r.name == TABLE), Written(TABLE, table_capacity, total))
+    for r in [table, *(r for r in resources if r.name != TABLE)]:
+        if r.capacity is not None and r.units > 0:  # a share of its own capacity, scaled to the units of all
+            reason = f"{percent:g}% of {r.label}'s {r.capacity:g} WCU/s"
+            caps.append((r.capacity * percent / 100 * total / r.units, reason, r.label))
+    if one_partition:
+        reason = f"{percent:g}% of one partition's 1000 WCU/s ({one_partition})"
+        caps.append((PARTITION_WCU * percent / 100, reason, "one partition"))
+    return caps
 
 
 @dataclass(frozen=True)
 class RunBudget:
-    """The write budget preflight derives: the cap and why, the indexes a touch writes, units per item."""
+    """The write budget preflight derives: the cap and why, the indexes a touch writes, units per item, and each
+    resource's own cap (MAX_WCU_PERCENT of its capacity), charged per resource during the run."""
 
     wcu_cap: float | None
     cap_reason: str
     indexes_written: list[str]
     wcu_per_item: float
     average_item_bytes: float
+    cap_resource: str | None = None  # the resource whose capacity binds the cap
+    resource_caps: dict[str, float] = field(default_factory=dict)  # resource -> its own cap, units/s
+    resource_units: dict[str, float] = field(default_factory=dict)  # resource -> units a touch costs it
 
     @classmethod
     def of(cls, settings: Settings, table: TableInfo) -> RunBudget:
@@ -152,13 +220,19 @@ class RunBudget:
         growth = len(settings.revision_attribute) + 21 + (len(settings.marker or "") + len(settings.run_id))
         per_item = wcu_per_item(table.average_item_bytes, growth, sum(i.projection == "ALL" for i in written),
                                 sum(i.projection != "ALL" for i in written))  # fmt: skip
-        cap, reason = derive_cap(settings.max_wcu_per_second, settings.max_wcu_percent, table.write_capacity,
-                                 _one_partition(settings, [i.name for i in written]))  # fmt: skip
-        return cls(cap, reason, [i.name for i in written], per_item, table.average_item_bytes)
+        resources = _resources(table, written, wcu_per_item(table.average_item_bytes, growth, 0, 0))
+        caps = _caps(settings.max_wcu_per_second, settings.max_wcu_percent, table.write_capacity,
+                     _one_partition(settings, [i.name for i in written]), resources)  # fmt: skip
+        cap, reason, binding = min(caps, default=(None, "no cap: the rate adapts to throttling", None))
+        own: dict[str, float] = {}
+        if settings.max_wcu_percent is not None:
+            own = {r.name: r.capacity * settings.max_wcu_percent / 100 for r in resources if r.capacity is not None}
+        units = {r.name: r.units for r in resources}
+        return cls(cap, reason, [i.name for i in written], per_item, table.average_item_bytes, binding, own, units)
 
     def describe(self) -> dict[str, Any]:
-        return {"wcu_cap": self.wcu_cap, "wcu_cap_reason": self.cap_reason, "indexes_written": self.indexes_written,
-                "estimated_wcu_per_item": self.wcu_per_item}  # fmt: skip
+        return {"wcu_cap": self.wcu_cap, "wcu_cap_reason": self.cap_reason, "wcu_cap_resource": self.cap_resource,
+                "indexes_written": self.indexes_written, "estimated_wcu_per_item": self.wcu_per_item}  # fmt: skip
 
     def estimate(self, selected: int, max_items_per_second: float | None) -> dict[str, Any]:
         """A dry run's forecast: write units (DescribeTable's average item, which AWS refreshes about every six
@@ -173,6 +247,17 @@ class RunBudget:
             "estimated_wcu": round(selected * self.wcu_per_item),
             "estimated_seconds": round(selected / rate, 1) if math.isfinite(rate) else None,
         }
+
+
+def _resources(table: TableInfo, written: list[IndexInfo], base: float) -> list[Written]:
+    """The table (its own units and its written local indexes', which it pays for) and each written GSI."""
+
+    def cost(index: IndexInfo) -> float:
+        return base if index.projection == "ALL" else 1.0
+
+    table_units = base + sum(cost(i) for i in written if i.local)
+    gsis = [Written(i.name, i.write_capacity, cost(i)) for i in written if not i.local]
+    return [Written(TABLE, table.write_capacity, table_units), *gsis]
 
 
 def _one_partition(settings: Settings, indexes_written: list[str]) -> str | None:

@@ -16,12 +16,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stream_rerun.capacity import Reservation, WriteBudget
-from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error, is_lost_answer, is_retryable
+from stream_rerun.errors import (
+    RerunError,
+    RunAbortedError,
+    as_rerun_error,
+    error_code,
+    error_message,
+    is_key_range_throttle,
+    is_lost_answer,
+    is_retryable,
+    statement_refused,
+)
 from stream_rerun.keys import Key, plain_key
 from stream_rerun.metrics import Emf
 from stream_rerun.prefetch import Prefetch
-from stream_rerun.retry import RetryPolicy, StallWatch
-from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
+from stream_rerun.retry import HotPartitions, RetryPolicy, StallWatch
+from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,7 @@ class Counters:
     retried_requests: int = 0
     throttled_statements: int = 0
     lost_answers: int = 0
+    key_range_throttles: int = 0  # requests throttled for one hot partition: only its items back off
     consumed_wcu: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -78,6 +89,7 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.emf = emf or Emf("", "", "")
         self.stall = StallWatch(self.retry.stall_s)
+        self.hot = HotPartitions(self.retry)
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.abort_error: RerunError | None = None
@@ -121,6 +133,8 @@ class Engine:
                     if not self._submit(pool, slots, batch):
                         self._unprocessed(batch)
         finally:
+            # Bounded on a stop: every wait in a batch watches the stop event, and a call in flight is one attempt of
+            # at most the client's connect + read timeouts (aws.py), well inside ECS's stopTimeout.
             pool.shutdown(wait=True, cancel_futures=False)
             self.stop_event.set()
             progress.join(timeout=1)
@@ -145,59 +159,107 @@ class Engine:
     # ---- one unit of work ----
     def _touch_batch(self, batch: list[Key]) -> None:
         """Send a batch until every item is settled: throttled and unanswered statements are resent after a
-        backoff, at the budget's (adaptive) rate, until the run stops or stalls."""
-        pending = [Pending(key) for key in batch]
+        backoff, at the budget's (adaptive) rate, until the run stops or stalls. A request DynamoDB refuses as a whole
+        (ValidationException) is split in two until the one statement it refuses is alone."""
+        unique, repeats = dedupe(batch)
+        self._record([(key, Outcome.ALREADY_DONE, "") for key in repeats])  # its first occurrence is in this request
+        groups = [[Pending(key) for key in unique]]
         attempt, sent = 0, False
-        while pending:
+        while groups:
+            pending = groups.pop()
             if self.stall.stalled():
                 self._stalled()
+            if self.hot.any() and self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # hot items wait
+                self._abandon([p for group in (pending, *groups) for p in group], sent)
+                return
             reservation = self.budget.reserve(len(pending))
             if self.stop_event.wait(reservation.wait):
                 self.budget.settle(reservation, 0.0, 0)
-                self._abandon(pending, sent)
+                self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
-            pending, troubled = self._send(pending, reservation)
+            following, troubled = self._send(pending, reservation)
+            groups.extend(group for group in following if group)
             sent = True
             if not troubled:
                 attempt = 0
                 continue
             self.counters.add("retried_requests")
             if self.stop_event.wait(self.retry.delay(attempt)):
-                self._abandon(pending, sent)
+                self._abandon([p for group in groups for p in group], sent)
                 return
             attempt += 1
 
-    def _send(self, pending: list[Pending], reservation: Reservation) -> tuple[list[Pending], bool]:
-        """One request; returns the items still pending and whether it met throttling or a lost answer."""
+    def _send(self, pending: list[Pending], reservation: Reservation) -> tuple[list[list[Pending]], bool]:
+        """One request; returns the groups of items still to send and whether it met throttling or a lost answer."""
         assert self.toucher is not None
         try:
             result = self.toucher.send(pending)
         except Exception as exc:  # noqa: BLE001 - every error is classified; none may kill the pool thread
-            return self._request_failed(exc, pending, reservation), True
-        self.counters.add("consumed_wcu", self.budget.settle(reservation, result.consumed_wcu, result.written))
+            return self._request_failed(exc, pending, reservation)
+        charged = self.budget.settle(reservation, result.consumed_wcu, result.written, result.consumed_by)
+        self.counters.add("consumed_wcu", charged)
         self._record(result.settled)
+        if result.fatal:
+            self.abort(statement_refused(*result.fatal, self.toucher.table_name))
         if result.throttled:
             self.counters.add("throttled_statements", len(result.throttled))
             self.budget.throttled()
         else:
             self.budget.succeeded()
-        return result.again + result.throttled, bool(result.throttled)
+            if self.hot.any():
+                self.hot.cooled(self._partitions(pending))
+        return [result.again + result.throttled], bool(result.throttled)
 
-    def _request_failed(self, exc: Exception, pending: list[Pending], reservation: Reservation) -> list[Pending]:
-        """A request-level error: throttling and lost answers are resent; anything else aborts the run."""
+    def _request_failed(
+        self, exc: Exception, pending: list[Pending], reservation: Reservation
+    ) -> tuple[list[list[Pending]], bool]:
+        """A request-level error: throttling and lost answers are resent (a lost answer only with a marker), a
+        refused request is split to find the statement it refuses; anything else aborts the run."""
+        assert self.toucher is not None
+        if error_code(exc) == "ValidationException":  # nothing was applied: the halves are sent on their own
+            self.budget.settle(reservation, 0.0, 0)
+            if len(pending) > 1:
+                return [pending[: len(pending) // 2], pending[len(pending) // 2 :]], False
+            self._settle_all(pending, f"DynamoDB refused the statement (ValidationException): {error_message(exc)}")
+            return [], False
         if not is_retryable(exc):
             self.budget.settle(reservation, 0.0, 0)
             self._settle_all(pending, f"request failed: {exc}")
             self.abort(as_rerun_error(exc, "DynamoDB", "writing"))
-            return []
-        if is_lost_answer(exc):  # it may have been applied: charge it, and resend (the marker makes that safe)
+            return [], False
+        if is_lost_answer(exc):  # it may have been applied: charge it, and resend if the marker makes that safe
             self.counters.add("lost_answers")
             self.counters.add("consumed_wcu", self.budget.settle(reservation, None, len(pending)))
-            return [replace(p, maybe_written=True) for p in pending]
+            if self.toucher.marker is None:
+                self._not_resent(pending, exc)
+                return [], False
+            return [[replace(p, maybe_written=True) for p in pending]], True
         self.counters.add("throttled_statements", len(pending))  # a throttled request costs nothing
         self.budget.settle(reservation, 0.0, 0)
+        if is_key_range_throttle(exc):  # one hot partition: its items back off, the run keeps its rate
+            self.counters.add("key_range_throttles")
+            self.counters.add("retried_requests")
+            self.hot.throttled(self._partitions(pending))
+            return [pending], False
         self.budget.throttled()
-        return pending
+        return [pending], True
+
+    def _partitions(self, pending: list[Pending]) -> set[tuple[str, Any]]:
+        """The partition key values of the items (one partition each)."""
+        assert self.toucher is not None
+        name = self.toucher.key_names[0]
+        return {next(iter(p.key[name].items())) for p in pending}
+
+    def _not_resent(self, pending: list[Pending], exc: Exception) -> None:
+        """A lost answer without a marker: the request may have been applied, and a resend would then fire twice."""
+        reason = (
+            f"the answer was lost ({type(exc).__name__}) and RERUN_MARKER_ATTRIBUTE is empty, so a resend could fire "
+            "these items twice: they are unprocessed; check the stream, or rerun them with a marker"
+        )
+        keys = [p.key for p in pending]
+        log.warning("answer lost: not resent", extra={"event": "answer_lost", "items": len(keys), "reason": reason,
+                                                      "keys": [plain_key(k) for k in keys]})  # fmt: skip
+        self._unprocessed(keys)
 
     def _stalled(self) -> None:
         self.abort(

@@ -72,6 +72,7 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionConflictException",
+        "ReplicatedWriteConflictException",  # multi-Region strongly consistent tables: another Region's write won
         "Throttling",
         "TooManyRequestsException",
     }
@@ -111,6 +112,23 @@ def is_lost_answer(exc: BaseException) -> bool:
     return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 
+def throttling_reasons(exc: BaseException) -> list[str]:
+    """The `reason` of each ThrottlingReason a throttling exception carries (ProvisionedThroughputExceededException
+    spells the member ThrottlingReasons, ThrottlingException throttlingReasons); [] when it carries none."""
+    if not isinstance(exc, ClientError):
+        return []
+    response: dict[str, Any] = dict(exc.response)
+    reasons = response.get("ThrottlingReasons") or response.get("throttlingReasons") or []
+    return [str(r.get("reason", "")) for r in reasons if isinstance(r, dict)]
+
+
+def is_key_range_throttle(exc: BaseException) -> bool:
+    """True when DynamoDB throttled a request for its key range only (e.g. TableWriteKeyRangeThroughputExceeded): one
+    partition is hot, the table as a whole is not over its capacity."""
+    reasons = throttling_reasons(exc)
+    return bool(reasons) and all("KeyRange" in reason for reason in reasons)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for throttling, server-side errors and lost answers, which may pass on a later attempt."""
     if isinstance(exc, ClientError):
@@ -141,6 +159,20 @@ def as_rerun_error(exc: BaseException, service: str, doing: str, caller: Caller 
     if isinstance(exc, BotoCoreError):
         return RunAbortedError(f"{service}: {type(exc).__name__} while {doing}: {exc}")
     return RunAbortedError(f"unexpected {type(exc).__name__} while {doing}: {exc}")
+
+
+def statement_refused(code: str, message: str, table: str, caller: Caller = WORKER) -> RunAbortedError:
+    """A per-statement AccessDenied or ResourceNotFound (BatchStatementError): no later statement can pass either."""
+    if code == "ResourceNotFound":
+        return RunAbortedError(
+            f"DynamoDB ResourceNotFound for an UPDATE of table '{table}' while writing: {message}: the table is gone "
+            "(deleted during the run?) or not in this region: check TABLE_NAME and AWS_REGION"
+        )
+    return RunAbortedError(
+        f"DynamoDB {code} for an UPDATE of table '{table}' while writing with {caller.who}: {message}: it needs "
+        f"dynamodb:PartiQLUpdate on table '{table}' (and kms:Decrypt/kms:GenerateDataKey on its key when the table "
+        f"uses a customer managed key): {caller.fix}"
+    )
 
 
 def aws_call(fn: Callable[..., T], service: str, doing: str, caller: Caller = WORKER, **kwargs: Any) -> T:

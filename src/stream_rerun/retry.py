@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from stream_rerun.pacing import Clock
@@ -51,3 +52,46 @@ class StallWatch:
 
     def stalled(self) -> bool:
         return self.stalled_for() >= self.limit
+
+
+@dataclass
+class HotPartitions:
+    """Partitions DynamoDB throttled for their key range (ThrottlingReasons ...KeyRange...): each backs off on its own,
+    exponentially while it stays hot, and the rest of the run keeps its rate (the adaptive rate is not cut)."""
+
+    policy: RetryPolicy
+    clock: Clock = time.monotonic
+    _until: dict[Hashable, float] = field(default_factory=dict, init=False, repr=False)
+    _strikes: dict[Hashable, int] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def throttled(self, partitions: Iterable[Hashable]) -> None:
+        """A request holding items of `partitions` was throttled for its key range: each backs off."""
+        with self._lock:
+            now = self.clock()
+            for partition in partitions:
+                strikes = self._strikes.get(partition, 0)
+                self._strikes[partition] = strikes + 1
+                self._until[partition] = max(self._until.get(partition, now), now + self.policy.delay(strikes))
+
+    def any(self) -> bool:
+        """True while some partition is (or was lately) hot."""
+        return bool(self._until)
+
+    def wait(self, partitions: Iterable[Hashable]) -> float:
+        """Seconds until every one of `partitions` may be written again (0 when none is hot)."""
+        if not self._until:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            return max((self._until.get(p, now) - now for p in partitions), default=0.0)
+
+    def cooled(self, partitions: Iterable[Hashable]) -> None:
+        """A request holding items of `partitions` went through: they are no longer hot."""
+        if not self._until:
+            return
+        with self._lock:
+            for partition in partitions:
+                self._strikes.pop(partition, None)
+                if self._until.get(partition, 0.0) <= self.clock():
+                    self._until.pop(partition, None)

@@ -4,7 +4,7 @@ first write (what a key source reads is checked by the source: sources/)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,6 +29,8 @@ class IndexInfo:
     range_key: str | None = None
     projection: str = "KEYS_ONLY"  # ALL, INCLUDE or KEYS_ONLY
     projected: tuple[str, ...] = ()  # the non-key attributes of an INCLUDE projection
+    write_capacity: float | None = None  # a GSI's own: provisioned WCU or on-demand MaxWriteRequestUnits, when set
+    local: bool = False  # a local secondary index: written with the table's capacity, never selected from here
 
     def written_by(self, *attributes: str | None) -> bool:
         """True when an update of `attributes` also writes this index (and consumes its write units)."""
@@ -51,6 +53,7 @@ class TableInfo:
     billing_mode: str = "PROVISIONED"
     write_capacity: float | None = None  # provisioned WCU, or the on-demand maximum write request units when set
     arn: str = ""  # the table's ARN (exports are requested and listed by it)
+    local_indexes: dict[str, IndexInfo] = field(default_factory=dict)
 
     @property
     def hash_key(self) -> str:
@@ -66,8 +69,9 @@ class TableInfo:
         return self.size_bytes / self.item_count if self.item_count else 0.0
 
     def indexes_written(self, revision: str, marker: str | None) -> list[IndexInfo]:
-        """The indexes a touch writes to (it changes the revision and the marker), by name."""
-        return sorted((i for i in self.indexes.values() if i.written_by(revision, marker)), key=lambda i: i.name)
+        """The indexes, global and local, a touch writes to (it changes the revision and the marker), by name."""
+        every = [*self.indexes.values(), *self.local_indexes.values()]
+        return sorted((i for i in every if i.written_by(revision, marker)), key=lambda i: i.name)
 
 
 def describe(settings: Settings, client: DynamoDBClient) -> TableInfo:
@@ -88,8 +92,9 @@ def describe(settings: Settings, client: DynamoDBClient) -> TableInfo:
 
 def _table_info(desc: Any, stream: str) -> TableInfo:
     keys = sorted(desc["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
-    indexes = {gsi["IndexName"]: _index_info(gsi) for gsi in desc.get("GlobalSecondaryIndexes", [])}
     billing = (desc.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+    indexes = {gsi["IndexName"]: _index_info(gsi, billing) for gsi in desc.get("GlobalSecondaryIndexes", [])}
+    local = {lsi["IndexName"]: _index_info(lsi, None) for lsi in desc.get("LocalSecondaryIndexes", [])}
     return TableInfo(
         name=desc["TableName"],
         key_names=tuple(k["AttributeName"] for k in keys),
@@ -101,10 +106,12 @@ def _table_info(desc: Any, stream: str) -> TableInfo:
         billing_mode=billing,
         write_capacity=_write_capacity(desc, billing),
         arn=str(desc.get("TableArn", "")),
+        local_indexes=local,
     )
 
 
-def _index_info(gsi: Any) -> IndexInfo:
+def _index_info(gsi: Any, billing: str | None) -> IndexInfo:
+    """A GSI (with the table's `billing` mode, for its own capacity) or, with None, an LSI."""
     keys = {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
     projection = gsi.get("Projection") or {}
     return IndexInfo(
@@ -114,6 +121,8 @@ def _index_info(gsi: Any) -> IndexInfo:
         status=gsi.get("IndexStatus", "ACTIVE"),
         projection=projection.get("ProjectionType", "KEYS_ONLY"),
         projected=tuple(projection.get("NonKeyAttributes", [])),
+        write_capacity=_write_capacity(gsi, billing) if billing else None,
+        local=billing is None,
     )
 
 

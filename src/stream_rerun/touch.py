@@ -10,6 +10,7 @@ module is the only one that knows the per-statement error codes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,9 @@ _RETRYABLE = frozenset(
     {"ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded", "TransactionConflict",
      "InternalServerError"}
 )  # fmt: skip
+# Per-statement codes that no later statement can pass either (no permission to write, no such table): the run stops
+# at the first one instead of failing every item for hours.
+FATAL = frozenset({"AccessDenied", "ResourceNotFound"})
 
 
 class Outcome(StrEnum):
@@ -72,11 +76,53 @@ class BatchResult:
     again: list[Pending] = field(default_factory=list)
     throttled: list[Pending] = field(default_factory=list)
     consumed_wcu: float | None = None
+    consumed_by: dict[str, float] | None = None  # units per resource: "table" (with its local indexes), each GSI
+    fatal: tuple[str, str] | None = None  # the first FATAL statement error (code, message): the run must stop
 
     @property
     def written(self) -> int:
         """Statements DynamoDB executed (every one not throttled), each of which consumed write units."""
         return len(self.settled) + len(self.again)
+
+
+def dedupe(batch: list[Key]) -> tuple[list[Key], list[Key]]:
+    """The batch without repeated keys (first occurrence kept), and the repeats. DynamoDB refuses a request that names
+    one item twice (DuplicateItem), and without a marker both statements would apply: one request, one key, once."""
+    seen: set[tuple[Any, ...]] = set()
+    unique: list[Key] = []
+    repeats: list[Key] = []
+    for key in batch:
+        ident = _identity(key)
+        (repeats if ident in seen else unique).append(key)
+        seen.add(ident)
+    return unique, repeats
+
+
+def _identity(key: Key) -> tuple[Any, ...]:
+    """A hashable form of a key in which equal numbers are equal ("1", "1.0" and "01" name the same item)."""
+    return tuple(sorted((name, kind, _number(raw) if kind == "N" else raw)
+                        for name, value in key.items() for kind, raw in value.items()))  # fmt: skip
+
+
+def _number(raw: str) -> Decimal | str:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return raw
+
+
+def _by_resource(consumed: Any) -> dict[str, float] | None:
+    """ConsumedCapacity itemised (INDEXES): the table's units with its local indexes', and each GSI's; None when
+    DynamoDB reported only totals."""
+    if not any("Table" in c for c in consumed):
+        return None
+    out: dict[str, float] = {"table": 0.0}
+    for c in consumed:
+        out["table"] += float((c.get("Table") or {}).get("CapacityUnits", 0))
+        out["table"] += sum(float(i.get("CapacityUnits", 0)) for i in (c.get("LocalSecondaryIndexes") or {}).values())
+        for name, index in (c.get("GlobalSecondaryIndexes") or {}).items():
+            out[name] = out.get(name, 0.0) + float(index.get("CapacityUnits", 0))
+    return out
 
 
 def _quote(name: str) -> str:
@@ -97,6 +143,7 @@ class Toucher:
         only: ItemFilter | None = None,
     ) -> None:
         self.client = client
+        self.table_name = table.name
         self.key_names = table.key_names
         self.revision = revision
         self.marker = marker
@@ -129,12 +176,13 @@ class Toucher:
         """Send up to 25 items in one request. Request-level errors (botocore's) propagate to the caller."""
         response = self.client.batch_execute_statement(
             Statements=[self.statement(p) for p in batch],  # type: ignore[misc]
-            ReturnConsumedCapacity="TOTAL",
+            ReturnConsumedCapacity="INDEXES",
         )
         result = BatchResult()
         consumed = response.get("ConsumedCapacity")
         if consumed:
             result.consumed_wcu = sum(float(c.get("CapacityUnits", 0)) for c in consumed)
+            result.consumed_by = _by_resource(consumed)
         for pending, answer in zip(batch, response["Responses"], strict=True):
             self._classify(pending, answer.get("Error"), result)
         return result
@@ -146,6 +194,9 @@ class Toucher:
         code = error.get("Code", "")
         if code in _RETRYABLE:
             result.throttled.append(pending)
+        elif code in FATAL:
+            result.fatal = result.fatal or (code, str(error.get("Message", "")))
+            result.settled.append((pending.key, Outcome.FAILED, f"{code}: {error.get('Message', '')}"))
         elif pending.switches >= MAX_SWITCHES:
             result.settled.append((pending.key, Outcome.FAILED, f"revision kept changing under the touch ({code})"))
         elif code == "ConditionalCheckFailed":

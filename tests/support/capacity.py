@@ -13,11 +13,22 @@ BatchExecuteStatement it does what DynamoDB does (the DynamoDB Developer Guide: 
   keeps up to 300 s of unused table capacity);
   a statement that finds any of its buckets short is answered `ProvisionedThroughputExceeded` without being sent
   (it costs nothing), the admitted ones are forwarded to the emulator and answered with its answers;
-- `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share).
+- each GSI as a whole is a bucket of its own capacity when `index_wcu` names it (AWS: a GSI has its own provisioned
+  WCU or on-demand maximum, and a GSI short of capacity throttles the table's writes);
+- `ReturnConsumedCapacity` gets `ConsumedCapacity` (TOTAL, with the table's and each index's share, as INDEXES
+  itemises it). Local secondary indexes are not modelled.
 
 It can also throttle a share of statements at random (`throttle_share`), lose answers (`lose_share` of
 BatchExecuteStatement requests are applied, then the connection is closed without an answer: botocore's
-ConnectionClosedError), and `outage(seconds)` closes every connection unanswered.
+ConnectionClosedError), and `outage(seconds)` closes every connection unanswered; `hold()` keeps every answer
+(a request that arrives meanwhile waits, and is closed unanswered and unapplied when the hold ends).
+Per-statement errors (BatchStatementError): `error_share` of the statements are answered `error_code` (AccessDenied,
+ResourceNotFound, ...) without being sent. Request-level refusal: a request naming a key value in `invalid_keys` is
+answered as a whole with a 400 ValidationException, nothing applied (what DynamoDB does to a request it cannot parse
+or validate, API_BatchExecuteStatement "Errors"). Hot partitions: `partition_limits` give single partitions their own
+rate, and with `key_range_errors` a request whose statements together find a partition short is throttled whole with
+a ThrottlingException carrying throttlingReasons TableWriteKeyRangeThroughputExceeded (API_ThrottlingReason); the
+per-statement answers carry no reasons. `by_partition` records when each partition's statements were admitted.
 `ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
 """
 
@@ -115,6 +126,15 @@ class CapacityModel:
     partition_burst_s: float = 1.0
     lose_share: float = 0.0
     throttle_share: float = 0.0  # statements throttled at random, whatever the buckets hold (a hot key elsewhere)
+    error_code: str = ""  # a per-statement error code answered to `error_share` of the statements (none sent)
+    error_share: float = 0.0
+    invalid_keys: frozenset[str] = frozenset()  # key values whose request is refused whole (ValidationException)
+    # Per-partition limits (partition key value -> WCU/s) in place of partition_wcu, and whether a partition that
+    # runs short throttles the whole request with a ThrottlingReason (TableWriteKeyRangeThroughputExceeded) instead
+    # of answering its statements ProvisionedThroughputExceeded.
+    partition_limits: dict[str, float] = field(default_factory=dict)
+    index_wcu: dict[str, float] = field(default_factory=dict)  # a GSI's own capacity (its table-wide bucket), units/s
+    key_range_errors: bool = False
 
 
 class CapacityProxy:
@@ -133,7 +153,15 @@ class CapacityProxy:
         self.admitted = 0
         self.throttled = 0
         self.lost = 0
+        self.refused = 0  # requests refused whole (ValidationException)
+        self.key_range_throttled = 0  # requests throttled whole for a partition (ThrottlingReasons)
+        self.by_partition: dict[str, list[float]] = {}  # partition key value -> arrival of each admitted statement
+        self.by_index: dict[str, list[tuple[float, int]]] = {}  # GSI -> (arrival, units) of each admitted statement
+        self.errors = 0  # statements answered `error_code`
         self._down_until = 0.0
+        self._released = threading.Event()
+        self._released.set()
+        self.held = 0
         self._local = threading.local()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -144,6 +172,7 @@ class CapacityProxy:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -152,6 +181,15 @@ class CapacityProxy:
         """Every connection is closed unanswered for `seconds` from now."""
         self._down_until = time.monotonic() + seconds
         yield
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Every request that arrives meanwhile waits unanswered (and unapplied) until the block ends."""
+        self._released.clear()
+        try:
+            yield
+        finally:
+            self._released.set()
 
     # ---- HTTP ----
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -166,6 +204,13 @@ class CapacityProxy:
             def do_POST(self) -> None:
                 arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not proxy._released.is_set():  # held: no answer, nothing applied
+                    with proxy.lock:
+                        proxy.held += 1
+                    proxy._released.wait()
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 if time.monotonic() < proxy._down_until:
                     self.close_connection = True
                     self.connection.close()
@@ -202,12 +247,22 @@ class CapacityProxy:
         """Charge, throttle and forward one request. The ledger dates admitted units by the request's arrival (what
         the worker sent when), not by the end of this proxy's own lookups, which the emulator's pauses stretch."""
         statements = [self._parse(i, s) for i, s in enumerate(request["Statements"])]
+        if any(next(iter(v.values())) in self.model.invalid_keys for st in statements for v in st.key.values()):
+            with self.lock:
+                self.refused += 1
+            error = {"__type": "com.amazon.coral.validate#ValidationException", "message": "Invalid statement (model)"}
+            return 400, error, False
         self._before_images(statements)
+        if self.model.key_range_errors and self._short_partition(statements):
+            return 400, self._key_range_error(statements[0].table), False
         admitted: list[Statement] = []
         answers: list[dict[str, Any] | None] = [None] * len(statements)
         with self.lock:
             for st in statements:
-                if self._admit(st, time.monotonic() if arrived is None else arrived):
+                if self.model.error_code and self.random.random() < self.model.error_share:
+                    self.errors += 1
+                    answers[st.index] = {"Error": {"Code": self.model.error_code, "Message": "injected (model)"}}
+                elif self._admit(st, time.monotonic() if arrived is None else arrived):
                     admitted.append(st)
                 else:
                     self.throttled += 1
@@ -276,14 +331,40 @@ class CapacityProxy:
                 continue
             st.cost[gsi["IndexName"]] = st.cost[""] if kind == "ALL" else 1
             st.buckets.append((st.table, gsi["IndexName"], json.dumps(st.before[index_key], default=str)))
+            st.buckets.append((st.table, gsi["IndexName"]))
 
     def _bucket(self, key: tuple[Any, ...]) -> Bucket:
         if key not in self.buckets:
             if len(key) == 1:
                 self.buckets[key] = Bucket(self.model.table_wcu, self.model.burst_s)
+            elif len(key) == 2:  # a GSI as a whole
+                self.buckets[key] = Bucket(self.model.index_wcu.get(key[1], math.inf), self.model.burst_s)
             else:
-                self.buckets[key] = Bucket(self.model.partition_wcu, self.model.partition_burst_s)
+                value = next(iter(json.loads(key[2]).values())) if key[1] == "" else None
+                rate = self.model.partition_limits.get(value, self.model.partition_wcu)
+                self.buckets[key] = Bucket(rate, self.model.partition_burst_s)
         return self.buckets[key]
+
+    def _short_partition(self, statements: list[Statement]) -> bool:
+        """True when the request's statements together find one of their partition buckets (not the table's) short:
+        the request is throttled whole, nothing taken. Counted as throttled statements."""
+        demand: dict[tuple[Any, ...], float] = {}
+        for st in statements:
+            for b in st.buckets:
+                if len(b) == 3:  # a partition of the table or of an index; not the table's or a GSI's own capacity
+                    demand[b] = demand.get(b, 0.0) + st.cost[b[1]]
+        with self.lock:
+            short = any(not self._bucket(b).has(units) for b, units in demand.items())
+            if short:
+                self.throttled += len(statements)
+                self.key_range_throttled += 1
+            return short
+
+    def _key_range_error(self, table: str) -> dict[str, Any]:
+        arn = f"arn:aws:dynamodb:us-east-1:000000000000:table/{table}"
+        return {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Throughput exceeds the limit of a partition (model)",
+                "throttlingReasons": [{"reason": "TableWriteKeyRangeThroughputExceeded", "resource": arn}]}  # fmt: skip
 
     def _admit(self, st: Statement, arrived: float) -> bool:
         """Take the statement's units from every bucket it draws on, or from none (throttled)."""
@@ -294,6 +375,10 @@ class CapacityProxy:
             bucket.tokens -= cost
         self.admitted += 1
         self.ledger.append((arrived, sum(st.cost.values())))
+        for name, cost in st.cost.items():
+            if name:
+                self.by_index.setdefault(name, []).append((arrived, cost))
+        self.by_partition.setdefault(next(iter(json.loads(st.buckets[1][2]).values())), []).append(arrived)
         return True
 
     @staticmethod
@@ -326,10 +411,11 @@ class CapacityProxy:
         return list(by_table.values())
 
     # ---- what tests read ----
-    def max_window(self, seconds: float = 1.0) -> float:
-        """The most units admitted in any `seconds`-long window (sliding, starting at each admission)."""
+    def max_window(self, seconds: float = 1.0, index: str | None = None) -> float:
+        """The most units admitted in any `seconds`-long window (sliding, starting at each admission); of one GSI's
+        units with `index`."""
         with self.lock:
-            events = sorted(self.ledger)
+            events = sorted(self.ledger if index is None else self.by_index.get(index, []))
         best, end, total = 0.0, 0, 0.0
         for start in range(len(events)):
             while end < len(events) and events[end][0] < events[start][0] + seconds:
@@ -339,10 +425,11 @@ class CapacityProxy:
             total -= events[start][1]
         return best
 
-    def rate(self) -> tuple[float, float]:
-        """(units admitted, seconds from the first admission to the last)."""
+    def rate(self, index: str | None = None) -> tuple[float, float]:
+        """(units admitted, seconds from the first admission to the last); of one GSI's units with `index`."""
         with self.lock:
-            if not self.ledger:
+            ledger = self.ledger if index is None else self.by_index.get(index, [])
+            if not ledger:
                 return 0.0, 0.0
-            times = [t for t, _ in self.ledger]
-            return sum(u for _, u in self.ledger), max(times) - min(times)
+            times = [t for t, _ in ledger]
+            return sum(u for _, u in ledger), max(times) - min(times)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
-from botocore.exceptions import ConnectionClosedError
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from stream_rerun_dev import emulator
 from tests.support.capacity import CapacityModel, CapacityProxy, attribute_size, item_size
@@ -61,3 +63,55 @@ def test_a_lost_answer_was_applied(endpoint: str, ddb: Any, make_table: Any) -> 
         with pytest.raises(ConnectionClosedError):
             client.batch_execute_statement(Statements=touch(table, [("p", "a")]))
     assert ddb.get_item(TableName=table, Key=item("p", "a"))["Item"]["revision"] == {"N": "2"}
+
+
+def test_injected_statement_errors_and_refused_requests_apply_nothing(endpoint: str, ddb: Any, make_table: Any) -> None:
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", f"{n}", revision=1) for n in range(4)])
+    with CapacityProxy(endpoint, CapacityModel(error_code="AccessDenied", error_share=1.0)) as proxy:
+        answer = emulator.ddb(proxy.endpoint).batch_execute_statement(Statements=touch(table, [("p", "0")]))
+    assert answer["Responses"][0]["Error"]["Code"] == "AccessDenied" and proxy.errors == 1
+    with CapacityProxy(endpoint, CapacityModel(invalid_keys=frozenset({"2"}))) as proxy:
+        client = emulator.client_with(proxy.endpoint, max_attempts=1)
+        with pytest.raises(ClientError, match="ValidationException"):
+            client.batch_execute_statement(Statements=touch(table, [("p", "1"), ("p", "2")]))
+    revisions = [ddb.get_item(TableName=table, Key=item("p", f"{n}"))["Item"]["revision"]["N"] for n in range(4)]
+    assert revisions == ["1"] * 4
+
+
+def test_a_held_answer_never_comes_and_is_not_applied(endpoint: str, ddb: Any, make_table: Any) -> None:
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", "a", revision=1)])
+    with CapacityProxy(endpoint) as proxy, proxy.hold():
+        client = boto3.session.Session().client(
+            "dynamodb", endpoint_url=proxy.endpoint, region_name="us-east-1", aws_access_key_id="x",
+            aws_secret_access_key="x", config=Config(read_timeout=1, retries={"total_max_attempts": 1}),
+        )  # fmt: skip
+        with pytest.raises(ReadTimeoutError):
+            client.batch_execute_statement(Statements=touch(table, [("p", "a")]))
+    assert proxy.held == 1
+    assert ddb.get_item(TableName=table, Key=item("p", "a"))["Item"]["revision"] == {"N": "1"}
+
+
+def test_a_hot_partition_throttles_the_request_with_a_key_range_reason_and_a_gsi_its_own_bucket(
+    endpoint: str, ddb: Any, make_table: Any
+) -> None:
+    table = make_table(projection="ALL")
+    emulator.put_items(ddb, table, [item(pk, f"{n:02}", day="d", revision=1) for pk in "hc" for n in range(20)])
+    # partition h serves 2 units/s with a burst of 5 (2.5 s to refill), the index 12 a second (a second of burst);
+    # items are 1 unit, and 1 more in the index
+    model = CapacityModel(partition_limits={"h": 2.0}, partition_burst_s=2.5, key_range_errors=True,
+                          index_wcu={"by_date": 12.0})  # fmt: skip
+    with CapacityProxy(endpoint, model) as proxy:
+        client = emulator.client_with(proxy.endpoint, max_attempts=1)
+        first = client.batch_execute_statement(Statements=touch(table, [("h", f"{n:02}") for n in range(5)]))
+        assert all("Error" not in r for r in first["Responses"])
+        with pytest.raises(ClientError) as refused:  # partition h is spent: the whole request, with the reason
+            client.batch_execute_statement(Statements=touch(table, [("h", f"{n:02}") for n in range(5, 15)]))
+        reasons = refused.value.response["throttlingReasons"]  # type: ignore[typeddict-item]
+        assert [r["reason"] for r in reasons] == ["TableWriteKeyRangeThroughputExceeded"]
+        # partition c is fresh, but the index has about 7 units left: the rest is throttled per statement
+        answer = client.batch_execute_statement(Statements=touch(table, [("c", f"{n:02}") for n in range(20)]))
+        admitted = [r.get("Error", {}).get("Code") for r in answer["Responses"]].count(None)
+        assert 7 <= admitted < 20 and proxy.key_range_throttled == 1  # (the bucket refills meanwhile)
+        assert proxy.rate("by_date")[0] == 5 + admitted

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from stream_rerun.capacity import WriteBudget, derive_cap, wcu_per_item
+from stream_rerun.capacity import WriteBudget, Written, derive_cap, wcu_per_item
 from stream_rerun.engine import Engine
 from stream_rerun.errors import ConfigError
 from stream_rerun.pacing import AdaptiveRate, Pacer
 from stream_rerun.retry import RetryPolicy
 from stream_rerun.table import TableInfo
-from stream_rerun.touch import Toucher
+from stream_rerun.touch import Toucher, _by_resource
 from tests.unit.worker.test_pacing import Clock
 
 TABLE = TableInfo("orders", ("pk",), {"pk": "S"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
@@ -125,3 +125,32 @@ def test_engine_charges_every_unit_reported_including_retries(throttle_share: fl
     assert counters.consumed_wcu == pytest.approx(20_000.0)
     assert budget.wcu.charged == pytest.approx(20_000.0)  # reserved on the estimate, settled on the reports
     assert (counters.throttled_statements > 0) == (throttle_share > 0)
+
+
+def test_the_cap_is_the_lowest_share_of_the_table_and_of_each_written_index() -> None:
+    # the table (1 unit a touch) at 40% of 1,000 and an ALL index (1 unit a touch) at 40% of 100: the index binds,
+    # at 40 of its own units a second, i.e. 80 units of both together
+    resources = [Written("table", 1000.0, 1.0), Written("by_date", 100.0, 1.0)]
+    cap, reason = derive_cap(None, 40.0, 1000.0, None, resources)
+    assert cap == pytest.approx(80.0) and reason == "40% of index by_date's 100 WCU/s"
+    on_demand_index = [Written("table", 1000.0, 1.0), Written("by_date", None, 1.0)]  # no maximum: no cap of its own
+    cap, reason = derive_cap(None, 40.0, 1000.0, None, on_demand_index)
+    assert cap == pytest.approx(800.0) and reason == "40% of the table's 1000 WCU/s"
+
+
+def test_each_resource_is_charged_what_dynamodb_itemised_for_it() -> None:
+    clock = Clock()
+    budget = WriteBudget(2.0, clock=clock, resource_caps={"table": 400.0, "by_date": 40.0},
+                         resource_units={"table": 1.0, "by_date": 1.0})  # fmt: skip
+    first = budget.reserve(10)
+    assert first.by_resource == {"table": 10.0, "by_date": 10.0} and first.wait == 0.0
+    budget.settle(first, consumed=30.0, written=10, by_resource={"table": 10.0, "by_date": 20.0})
+    assert budget.reserve(1).wait == pytest.approx(0.5)  # the index's 20 units at 40/s
+
+
+def test_consumed_capacity_is_itemised_per_resource_with_local_indexes_on_the_table() -> None:
+    consumed = [{"TableName": "orders", "CapacityUnits": 9.0, "Table": {"CapacityUnits": 4.0},
+                 "LocalSecondaryIndexes": {"by_v": {"CapacityUnits": 2.0}},
+                 "GlobalSecondaryIndexes": {"by_date": {"CapacityUnits": 3.0}}}]  # fmt: skip
+    assert _by_resource(consumed) == {"table": 6.0, "by_date": 3.0}
+    assert _by_resource([{"TableName": "orders", "CapacityUnits": 9.0}]) is None  # totals only

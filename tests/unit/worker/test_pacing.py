@@ -10,7 +10,7 @@ import pytest
 from stream_rerun.errors import ConfigError
 from stream_rerun.keys import plain_key, typed
 from stream_rerun.pacing import AdaptiveRate, Pacer, RateMeter
-from stream_rerun.retry import RetryPolicy, StallWatch
+from stream_rerun.retry import HotPartitions, RetryPolicy, StallWatch
 
 
 class Clock:
@@ -173,3 +173,17 @@ def test_typed_rejects_values_invalid_for_the_type(kind: str, raw: str) -> None:
 def test_plain_key_for_logs() -> None:
     key = {"id": {"B": b"\xff"}, "n": {"N": "3"}, "s": {"S": "x"}}
     assert plain_key(key) == {"id": base64.b64encode(b"\xff").decode(), "n": "3", "s": "x"}
+
+
+def test_a_hot_partition_backs_off_alone_and_cools_on_success() -> None:
+    now = [0.0]
+    hot = HotPartitions(RetryPolicy(base_s=1.0, cap_s=8.0), clock=lambda: now[0])
+    hot.throttled({"a"})
+    first = hot.wait({"a", "b"})
+    assert 0.5 <= first <= 1.0 and hot.wait({"b"}) == 0.0
+    hot.throttled({"a"})  # still hot: the next backoff is longer
+    assert hot.wait({"a"}) >= 1.0
+    now[0] = 10.0
+    hot.cooled({"a"})
+    hot.throttled({"a"})  # hot again after cooling: back to the first step
+    assert hot.wait({"a"}) <= 1.0

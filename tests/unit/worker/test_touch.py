@@ -8,7 +8,7 @@ import pytest
 
 from stream_rerun.filters import ItemFilter
 from stream_rerun.table import TableInfo
-from stream_rerun.touch import BatchResult, Outcome, Pending, Toucher, Variant
+from stream_rerun.touch import BatchResult, Outcome, Pending, Toucher, Variant, dedupe
 
 TABLE = TableInfo("orders", ("user", "date"), {"user": "S", "date": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
 KEY = {"user": {"S": "u1"}, "date": {"N": "5"}}
@@ -157,3 +157,15 @@ def test_filter_values_are_typed_from_json() -> None:
     assert only is not None and only.values == ({"S": "x"}, {"N": "2"}, {"N": "2.5"}, {"BOOL": False})
     assert only.matches({"a": {"N": "2.50"}}) and not only.matches({"a": {"S": "2"}}) and not only.matches({})
     assert only.expression()["FilterExpression"] == "#f IN (:f0, :f1, :f2, :f3)"
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "ResourceNotFound"])
+def test_a_statement_refused_for_access_or_table_is_fatal(code: str) -> None:
+    result = toucher(FakeClient(None, {"Code": code, "Message": "no"})).send([Pending(KEY), Pending(KEY)])
+    assert result.fatal == (code, "no") and [o for _, o, _ in result.settled] == [Outcome.TOUCHED, Outcome.FAILED]
+
+
+def test_repeated_keys_are_taken_out_of_a_batch_numbers_compared_as_numbers() -> None:
+    other = {"user": {"S": "u2"}, "date": {"N": "5"}}
+    unique, repeats = dedupe([KEY, other, {"date": {"N": "5.0"}, "user": {"S": "u1"}}, dict(other)])
+    assert unique == [KEY, other] and len(repeats) == 2

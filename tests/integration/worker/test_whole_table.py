@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from stream_rerun.version import revision, version
 from stream_rerun_dev import emulator
 from tests.support.items import item
 from tests.support.streams import fired_by, key_of, modifies
@@ -32,6 +33,8 @@ def test_four_workers_over_sixteen_segments_touch_every_item_once(
     started = [next(line for line in r.lines if line.get("event") == "run_started") for r in results]
     assert [s["selection"]["segments"] for s in started] == [4, 4, 4, 4]
     assert [s["selection"]["worker"] for s in started] == ["1 of 4", "2 of 4", "3 of 4", "4 of 4"]
+    # and says which build ran: the package's version and the commit in it (the same for every worker)
+    assert {(s["version"], s["revision"]) for s in started} == {(version(), revision())}
 
 
 def test_whole_table_needs_the_explicit_opt_in(make_table: Any, worker: Any) -> None:

@@ -4,8 +4,10 @@ reads with. Shared by the source modules; no source lives here."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from stream_rerun.readpace import ReadPace
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,12 +39,14 @@ class Source(Protocol):
 @dataclass(frozen=True)
 class Context:
     """What a source reads with: the table (from preflight), the DynamoDB client, an S3 client factory (called on
-    first use: only s3:// files need one) and FILTER_* (applied on the read where DynamoDB can)."""
+    first use: only s3:// files need one), FILTER_* (applied on the read where DynamoDB can) and the read budget
+    and retry rule every Query and Scan goes through."""
 
     table: TableInfo
     client: DynamoDBClient
     s3: Callable[[], Any]
     only: ItemFilter | None = None
+    reads: ReadPace = field(default_factory=ReadPace)
 
 
 @dataclass(frozen=True)

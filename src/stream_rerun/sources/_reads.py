@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.errors import ConfigError, aws_call
+from stream_rerun.errors import ConfigError
 from stream_rerun.keys import Key, typed
+from stream_rerun.readpace import ReadPace
 from stream_rerun.sources._base import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -98,9 +99,9 @@ def _keys_only(table: TableInfo) -> dict[str, Any]:
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names, "Limit": PAGE_SIZE}
 
 
-def _paginate(fn: Any, doing: str, table: TableInfo, params: dict[str, Any]) -> Iterator[list[Key]]:
+def _paginate(fn: Any, doing: str, table: TableInfo, params: dict[str, Any], reads: ReadPace) -> Iterator[list[Key]]:
     while True:
-        page = aws_call(fn, "DynamoDB", doing, **params)
+        page = reads.call(fn, doing, **params)  # paced and retried; an empty filtered page is charged too
         if page.get("Items"):  # a filtered page may hold none
             yield [{name: item[name] for name in table.key_names} for item in page["Items"]]
         if "LastEvaluatedKey" not in page:
@@ -131,7 +132,12 @@ def readable_filter(only: ItemFilter | None, table: TableInfo, index: str | None
 
 
 def query_pages(
-    client: DynamoDBClient, table: TableInfo, queries: list[PartitionQuery], only: ItemFilter | None = None
+    client: DynamoDBClient,
+    table: TableInfo,
+    queries: list[PartitionQuery],
+    only: ItemFilter | None = None,
+    *,
+    reads: ReadPace | None = None,
 ) -> Iterator[list[Key]]:
     """Yield each query's keys page by page (PAGE_SIZE keys, or 1 MB read, at most)."""
     for query in queries:
@@ -145,14 +151,20 @@ def query_pages(
         if query.index:
             params["IndexName"] = query.index
         params = _filtered(params, readable_filter(only, table, query.index))
-        yield from _paginate(client.query, "querying the selection", table, params)
+        yield from _paginate(client.query, "querying the selection", table, params, reads or ReadPace())
 
 
 def scan_pages(
-    client: DynamoDBClient, table: TableInfo, segments: list[int], total: int, only: ItemFilter | None = None
+    client: DynamoDBClient,
+    table: TableInfo,
+    segments: list[int],
+    total: int,
+    only: ItemFilter | None = None,
+    *,
+    reads: ReadPace | None = None,
 ) -> Iterator[list[Key]]:
     """Yield the keys of each of `segments` (of `total`) page by page."""
     for segment in segments:
         params = _filtered({"TableName": table.name, **_keys_only(table), "Segment": segment, "TotalSegments": total},
                            only)  # fmt: skip
-        yield from _paginate(client.scan, f"scanning segment {segment} of {total}", table, params)
+        yield from _paginate(client.scan, f"scanning segment {segment} of {total}", table, params, reads or ReadPace())

@@ -54,5 +54,6 @@ def test_the_read_budget_holds_and_empty_filtered_pages_count(
     print(f"\nREAD CAP {CAP:g} RCU/s: {units / seconds:.1f}/s over {len(proxy.reads)} pages")
     assert result.code == 0 and result.summary["touched"] == 4
     assert len(proxy.reads) >= 10 and units >= 25
+    assert all(request.get("ConsistentRead") is True for _, _, request in proxy.reads)  # a read of the table
     assert units / seconds <= CAP * 1.05
     assert fired_by(stream(table), "rb") == Counter(("p1", f"{i:03}") for i in hits)

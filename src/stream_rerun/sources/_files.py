@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stream_rerun.errors import ConfigError, RunAbortedError, as_rerun_error, error_code, is_retryable
 from stream_rerun.keys import Key, typed
+from stream_rerun.limits import key_size_error
 
 if TYPE_CHECKING:
     from stream_rerun.table import TableInfo
@@ -160,7 +161,11 @@ def parse_key(text: str, table: TableInfo) -> Key:
     missing = [name for name in table.key_names if name not in value]
     if missing:
         raise ValueError(f"missing key attribute {', '.join(missing)}")
-    return {name: _attribute(name, value[name], table.attr_types[name]) for name in table.key_names}
+    key = {name: _attribute(name, value[name], table.attr_types[name]) for name in table.key_names}
+    too_big = key_size_error(key, table)
+    if too_big:
+        raise ValueError(too_big)
+    return key
 
 
 def _attribute(name: str, value: Any, kind: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from stream_rerun_dev import emulator
 from tests.support.capacity import CapacityModel, CapacityProxy, attribute_size, item_size
@@ -61,3 +61,24 @@ def test_a_lost_answer_was_applied(endpoint: str, ddb: Any, make_table: Any) -> 
         with pytest.raises(ConnectionClosedError):
             client.batch_execute_statement(Statements=touch(table, [("p", "a")]))
     assert ddb.get_item(TableName=table, Key=item("p", "a"))["Item"]["revision"] == {"N": "2"}
+
+
+def test_a_read_is_charged_for_the_items_it_read_before_the_filter(endpoint: str, ddb: Any, make_table: Any) -> None:
+    # 10 items of ~1 KB (10 KB read): 3 units of 4 KB consistent, 1.5 eventually consistent; a filter that keeps
+    # none and a keys-only projection change nothing
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", f"{n:02}", blob="x" * 1000, status="miss") for n in range(10)])
+    query = {"TableName": table, "KeyConditionExpression": "#q = :q", "FilterExpression": "#f = :f",
+             "ProjectionExpression": "#q", "ExpressionAttributeNames": {"#q": "pk", "#f": "status"},
+             "ExpressionAttributeValues": {":q": {"S": "p"}, ":f": {"S": "hit"}},
+             "ReturnConsumedCapacity": "TOTAL"}  # fmt: skip
+    with CapacityProxy(endpoint) as proxy:
+        client = emulator.client_with(proxy.endpoint, max_attempts=1)
+        strong = client.query(**query, ConsistentRead=True)
+        weak = client.query(**query)
+        proxy.throttle_reads(1)
+        with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+            client.query(**query)
+    assert strong["Items"] == [] and strong["ConsumedCapacity"]["CapacityUnits"] == 3.0
+    assert weak["ConsumedCapacity"]["CapacityUnits"] == 1.5
+    assert proxy.read_throttled == 1 and [units for _, units, _ in proxy.reads] == [3.0, 1.5]

@@ -13,6 +13,7 @@ from stream_rerun.config import Settings, load_settings
 from stream_rerun.engine import Engine
 from stream_rerun.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, RerunError
 from stream_rerun.filters import ItemFilter
+from stream_rerun.limits import check_statement
 from stream_rerun.log import always, configure_logging
 from stream_rerun.metrics import Emf
 from stream_rerun.redrive import RedriveFile, location_of
@@ -59,6 +60,7 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
             table = describe(settings, client)
             s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
             only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
+            check_statement(settings, table, client, only)  # limits.py: DynamoDB's 8,192 characters
             source = source_for(settings, table, client, s3, only)
             source.check()
             budget = RunBudget.of(settings, table)

@@ -21,7 +21,9 @@ Variables (README has the same table):
     MAX_WCU_PER_SECOND       optional cap on write capacity units consumed per second
     MAX_WCU_PERCENT          optional cap as a share (0-100] of the table's write capacity (and of one partition's
                              1,000 WCU/s for a one-partition run); both caps given: the lower one wins
-    MAX_STALL_SECONDS        the run stops (exit 1) when no write has succeeded for this long (default 300)
+    MAX_RCU_PER_SECOND       optional cap on read capacity units the selection's Query/Scan consume per second
+    MAX_STALL_SECONDS        the run stops (exit 1) when no write (or no read of the selection) has succeeded for
+                             this long (default 300)
     ALL_ITEMS                true: select every item of the table (parallel Scan, keys only); explicit opt-in
     TOTAL_SEGMENTS           Scan segments for ALL_ITEMS (default: one per 2 GiB of table, at least WORKER_COUNT)
     WORKER_INDEX/WORKER_COUNT  this task's share of the work when several tasks run one RUN_ID (default 0 of 1)
@@ -145,6 +147,7 @@ class Settings(BaseSettings):
     max_wcu_percent: float | None = Field(
         None, gt=0, le=100, allow_inf_nan=False, description="set a percentage above 0 and at most 100"
     )
+    max_rcu_per_second: float | None = Field(None, gt=0, allow_inf_nan=False, description="set a number > 0")
     max_stall_seconds: float = Field(
         300.0, gt=0, le=86400, allow_inf_nan=False, description="set seconds above 0 and at most 86400"
     )

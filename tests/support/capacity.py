@@ -30,6 +30,14 @@ rate, and with `key_range_errors` a request whose statements together find a par
 a ThrottlingException carrying throttlingReasons TableWriteKeyRangeThroughputExceeded (API_ThrottlingReason); the
 per-statement answers carry no reasons. `by_partition` records when each partition's statements were admitted.
 `ledger` records (time, units) of every admitted statement, so tests can check a rate second by second.
+
+Reads (Query and Scan, "Read consumption for Query and Scan" in the Developer Guide): a read is answered by the
+emulator, and `ReturnConsumedCapacity` gets what DynamoDB would charge: the items the page *read* (before any
+FilterExpression and whatever the ProjectionExpression), summed and rounded up to 4 KB units, one unit per 4 KB for
+a strongly consistent read, half for an eventually consistent one, at least one such unit a page (an empty
+filtered page costs too). `throttle_reads(n)` answers the next n reads ProvisionedThroughputExceededException (as a
+table whose read capacity ran out does); `reads` records (time, units, request) of every answered read. Not
+modelled: read capacity buckets, and an index's own read capacity.
 """
 
 from __future__ import annotations
@@ -162,6 +170,9 @@ class CapacityProxy:
         self._released = threading.Event()
         self._released.set()
         self.held = 0
+        self.reads: list[tuple[float, float, dict[str, Any]]] = []
+        self.read_throttled = 0
+        self._throttle_reads = 0
         self._local = threading.local()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -190,6 +201,11 @@ class CapacityProxy:
             yield
         finally:
             self._released.set()
+
+    def throttle_reads(self, count: int) -> None:
+        """The next `count` Query/Scan requests are answered ProvisionedThroughputExceededException."""
+        with self.lock:
+            self._throttle_reads = count
 
     # ---- HTTP ----
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -223,6 +239,9 @@ class CapacityProxy:
                         self.connection.close()
                         return
                     out, ctype = json.dumps(payload).encode(), "application/x-amz-json-1.0"
+                elif target.endswith((".Query", ".Scan")):
+                    status, read = proxy.read(target.rpartition(".")[2], json.loads(body), arrived)
+                    out, ctype = json.dumps(read).encode(), "application/x-amz-json-1.0"
                 else:
                     status, out, ctype = proxy.forward(body, dict(self.headers))
                 self.send_response(status)
@@ -241,6 +260,40 @@ class CapacityProxy:
         conn.request("POST", "/", body=body, headers=keep)
         response = conn.getresponse()
         return response.status, response.read(), response.getheader("Content-Type", "application/x-amz-json-1.0")
+
+    # ---- Query and Scan, as DynamoDB charges them ----
+    def read(self, operation: str, request: dict[str, Any], arrived: float) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            if self._throttle_reads > 0:
+                self._throttle_reads -= 1
+                self.read_throttled += 1
+                return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                             "message": "The level of configured provisioned throughput for the table was exceeded "
+                             "(model)"}  # fmt: skip
+        wanted = request.pop("ReturnConsumedCapacity", "NONE")
+        call = self.client.query if operation == "Query" else self.client.scan
+        answer = call(**request)
+        answer.pop("ResponseMetadata", None)
+        read = call(**_unfiltered(request))["Items"]  # the same page (Limit counts items read), whole items
+        per_unit = 4 * KB
+        cost = max(1, math.ceil(sum(item_size(i) for i in read) / per_unit)) * (
+            1.0 if request.get("ConsistentRead") else 0.5
+        )
+        with self.lock:
+            self.reads.append((arrived, cost, request))
+        if wanted != "NONE":
+            answer["ConsumedCapacity"] = {"TableName": request["TableName"], "CapacityUnits": cost}
+        return 200, answer
+
+    def read_rate(self) -> tuple[float, float]:
+        """(units, seconds) of the reads from the first to the last: the units of every read but the last over the
+        time between the first's arrival and the last's (a budget paced from each page's cost is held when
+        units / seconds stays at or below it)."""
+        with self.lock:
+            times = sorted(self.reads, key=lambda r: r[0])
+        if len(times) < 2:
+            return 0.0, 0.0
+        return sum(units for _, units, _ in times[:-1]), times[-1][0] - times[0][0]
 
     # ---- BatchExecuteStatement, as DynamoDB charges and throttles it ----
     def batch(self, request: dict[str, Any], arrived: float | None = None) -> tuple[int, dict[str, Any], bool]:
@@ -307,6 +360,8 @@ class CapacityProxy:
         for table, group in by_table.items():
             desc = self._describe(table)
             names = [k["AttributeName"] for k in desc["KeySchema"]]
+            for st in group:  # a FILTER_* condition is `"attr" = ?` too: keep the key's own attributes
+                st.key = {name: st.key[name] for name in names}
             keys = {json.dumps([st.key[n] for n in names], default=str): st for st in group}
             found = self.client.batch_get_item(RequestItems={table: {"Keys": [st.key for st in group]}})
             for item in found["Responses"].get(table, []):
@@ -433,3 +488,16 @@ class CapacityProxy:
                 return 0.0, 0.0
             times = [t for t, _ in ledger]
             return sum(u for _, u in ledger), max(times) - min(times)
+
+
+def _unfiltered(request: dict[str, Any]) -> dict[str, Any]:
+    """The read without FilterExpression and ProjectionExpression (what DynamoDB reads, and charges, for it), and
+    without the names and values only those used."""
+    kept = {k: v for k, v in request.items() if k not in ("FilterExpression", "ProjectionExpression", "Select")}
+    text = " ".join(str(kept.get(k, "")) for k in ("KeyConditionExpression",))
+    for part in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        used = {k: v for k, v in kept.get(part, {}).items() if re.search(re.escape(k) + r"\b", text)}
+        kept.pop(part, None)
+        if used:
+            kept[part] = used
+    return kept

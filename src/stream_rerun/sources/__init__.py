@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from stream_rerun.readpace import ReadPace
+from stream_rerun.retry import RetryPolicy
 from stream_rerun.sources import export, failed_batches, index_dates, keyfile, partition, time_window, whole_table
 from stream_rerun.sources._base import Context, Kind, Report, Source
 from stream_rerun.sources._reads import check_narrowing
@@ -67,9 +69,11 @@ def source_for(
     settings: Settings, table: TableInfo, client: DynamoDBClient, s3: Callable[[], Any], only: ItemFilter | None = None
 ) -> Source:
     """The source the (validated) settings choose, reading with `client` and `s3` (a client factory); `only`
-    (FILTER_*) is applied on the read where DynamoDB can. Call its `check()` before anything else."""
+    (FILTER_*) is applied on the read where DynamoDB can; its Query and Scan pages keep MAX_RCU_PER_SECOND and ride out
+    throttling until MAX_STALL_SECONDS. Call its `check()` before anything else."""
     kind = next(kind for kind in KINDS if any(given(settings) for given in kind.chosen_by.values()))
-    return kind.make(settings, Context(table, client, s3, only))
+    reads = ReadPace(settings.max_rcu_per_second, RetryPolicy(stall_s=settings.max_stall_seconds))
+    return kind.make(settings, Context(table, client, s3, only, reads))
 
 
 def finish(source: Source) -> Report:

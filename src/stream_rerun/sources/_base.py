@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from stream_rerun.readpace import ReadPace
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -58,12 +60,14 @@ class Report:
 @dataclass(frozen=True)
 class Context:
     """What a source reads with: the table (from preflight), the DynamoDB client, an S3 client factory (called on
-    first use: only s3:// files need one) and FILTER_* (applied on the read where DynamoDB can)."""
+    first use: only s3:// files need one), FILTER_* (applied on the read where DynamoDB can) and the read budget
+    and retry rule every Query and Scan goes through."""
 
     table: TableInfo
     client: DynamoDBClient
     s3: Callable[[], Any]
     only: ItemFilter | None = None
+    reads: ReadPace = field(default_factory=ReadPace)
 
 
 @dataclass(frozen=True)

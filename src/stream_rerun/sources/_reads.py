@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.errors import ConfigError, aws_call
+from stream_rerun.errors import ConfigError
 from stream_rerun.keys import Key, typed
+from stream_rerun.readpace import ReadPace
 from stream_rerun.sources._base import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -98,9 +99,9 @@ def _keys_only(table: TableInfo) -> dict[str, Any]:
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names, "Limit": PAGE_SIZE}
 
 
-def _paginate(fn: Any, doing: str, table: TableInfo, params: dict[str, Any]) -> Iterator[list[Key]]:
+def _paginate(fn: Any, doing: str, table: TableInfo, params: dict[str, Any], reads: ReadPace) -> Iterator[list[Key]]:
     while True:
-        page = aws_call(fn, "DynamoDB", doing, **params)
+        page = reads.call(fn, doing, **params)  # paced and retried; an empty filtered page is charged too
         if page.get("Items"):  # a filtered page may hold none
             yield [{name: item[name] for name in table.key_names} for item in page["Items"]]
         if "LastEvaluatedKey" not in page:
@@ -119,19 +120,20 @@ def _filtered(params: dict[str, Any], only: ItemFilter | None) -> dict[str, Any]
             "ExpressionAttributeValues": values}  # fmt: skip
 
 
-def readable_filter(only: ItemFilter | None, table: TableInfo, index: str | None) -> ItemFilter | None:
-    """The filter when the read can evaluate it: on the table, or on an index that projects the attribute (on
-    another index every item would look filtered out, so the touch's condition alone decides there)."""
-    if only is None or index is None:
-        return only
-    info = table.indexes[index]
-    seen = info.projection == "ALL" or only.attribute in (*info.projected, *table.key_names, info.hash_key,
-                                                          info.range_key)  # fmt: skip
-    return only if seen else None
+def readable_filter(only: ItemFilter | None, index: str | None) -> ItemFilter | None:
+    """The filter when the read evaluates it: on the table only. An index is eventually consistent: the value it
+    holds may be older than the item's, so filtering there could drop an item that now matches (never touched) and
+    select one that no longer does; through an index the touch's condition alone decides, on the item itself."""
+    return only if index is None else None
 
 
 def query_pages(
-    client: DynamoDBClient, table: TableInfo, queries: list[PartitionQuery], only: ItemFilter | None = None
+    client: DynamoDBClient,
+    table: TableInfo,
+    queries: list[PartitionQuery],
+    only: ItemFilter | None = None,
+    *,
+    reads: ReadPace | None = None,
 ) -> Iterator[list[Key]]:
     """Yield each query's keys page by page (PAGE_SIZE keys, or 1 MB read, at most)."""
     for query in queries:
@@ -144,15 +146,23 @@ def query_pages(
             params["ExpressionAttributeValues"].update({f":s{i}": v for i, v in enumerate(query.sort.values)})
         if query.index:
             params["IndexName"] = query.index
-        params = _filtered(params, readable_filter(only, table, query.index))
-        yield from _paginate(client.query, "querying the selection", table, params)
+        else:  # an item written just before the run is not missed (an index offers no strongly consistent read)
+            params["ConsistentRead"] = True
+        params = _filtered(params, readable_filter(only, query.index))
+        yield from _paginate(client.query, "querying the selection", table, params, reads or ReadPace())
 
 
 def scan_pages(
-    client: DynamoDBClient, table: TableInfo, segments: list[int], total: int, only: ItemFilter | None = None
+    client: DynamoDBClient,
+    table: TableInfo,
+    segments: list[int],
+    total: int,
+    only: ItemFilter | None = None,
+    *,
+    reads: ReadPace | None = None,
 ) -> Iterator[list[Key]]:
     """Yield the keys of each of `segments` (of `total`) page by page."""
     for segment in segments:
-        params = _filtered({"TableName": table.name, **_keys_only(table), "Segment": segment, "TotalSegments": total},
-                           only)  # fmt: skip
-        yield from _paginate(client.scan, f"scanning segment {segment} of {total}", table, params)
+        params = _filtered({"TableName": table.name, **_keys_only(table), "Segment": segment, "TotalSegments": total,
+                            "ConsistentRead": True}, only)  # fmt: skip
+        yield from _paginate(client.scan, f"scanning segment {segment} of {total}", table, params, reads or ReadPace())

@@ -110,7 +110,8 @@ class IndexDatesSource:
         return index
 
     def pages(self) -> Iterator[list[Key]]:
-        return query_pages(self.context.client, self.context.table, self.queries, self.context.only)
+        return query_pages(self.context.client, self.context.table, self.queries, self.context.only,
+                           reads=self.context.reads)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return described(self.selection)

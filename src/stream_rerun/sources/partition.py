@@ -37,7 +37,8 @@ class PartitionSource:
         self.queries = [PartitionQuery(None, table.hash_key, value, narrowing)]
 
     def pages(self) -> Iterator[list[Key]]:
-        return query_pages(self.context.client, self.context.table, self.queries, self.context.only)
+        return query_pages(self.context.client, self.context.table, self.queries, self.context.only,
+                           reads=self.context.reads)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return described(self.selection)

@@ -58,7 +58,8 @@ class WholeTableSource:
         self.segments = mine
 
     def pages(self) -> Iterator[list[Key]]:
-        return scan_pages(self.context.client, self.context.table, self.segments, self.total, self.context.only)
+        return scan_pages(self.context.client, self.context.table, self.segments, self.total, self.context.only,
+                           reads=self.context.reads)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         worker = worker_label(self.worker_index, self.worker_count)

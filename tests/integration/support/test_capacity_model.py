@@ -115,3 +115,24 @@ def test_a_hot_partition_throttles_the_request_with_a_key_range_reason_and_a_gsi
         admitted = [r.get("Error", {}).get("Code") for r in answer["Responses"]].count(None)
         assert 7 <= admitted < 20 and proxy.key_range_throttled == 1  # (the bucket refills meanwhile)
         assert proxy.rate("by_date")[0] == 5 + admitted
+
+
+def test_a_read_is_charged_for_the_items_it_read_before_the_filter(endpoint: str, ddb: Any, make_table: Any) -> None:
+    # 10 items of ~1 KB (10 KB read): 3 units of 4 KB consistent, 1.5 eventually consistent; a filter that keeps
+    # none and a keys-only projection change nothing
+    table = make_table()
+    emulator.put_items(ddb, table, [item("p", f"{n:02}", blob="x" * 1000, status="miss") for n in range(10)])
+    query = {"TableName": table, "KeyConditionExpression": "#q = :q", "FilterExpression": "#f = :f",
+             "ProjectionExpression": "#q", "ExpressionAttributeNames": {"#q": "pk", "#f": "status"},
+             "ExpressionAttributeValues": {":q": {"S": "p"}, ":f": {"S": "hit"}},
+             "ReturnConsumedCapacity": "TOTAL"}  # fmt: skip
+    with CapacityProxy(endpoint) as proxy:
+        client = emulator.client_with(proxy.endpoint, max_attempts=1)
+        strong = client.query(**query, ConsistentRead=True)
+        weak = client.query(**query)
+        proxy.throttle_reads(1)
+        with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+            client.query(**query)
+    assert strong["Items"] == [] and strong["ConsumedCapacity"]["CapacityUnits"] == 3.0
+    assert weak["ConsumedCapacity"]["CapacityUnits"] == 1.5
+    assert proxy.read_throttled == 1 and [units for _, units, _ in proxy.reads] == [3.0, 1.5]

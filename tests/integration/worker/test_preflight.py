@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -22,6 +23,10 @@ CASES = [
     ({"HASH_KEY_VALUE": "p1", "REVISION_ATTRIBUTE": "sk"}, "REVISION_ATTRIBUTE 'sk' is a key attribute"),
     ({"HASH_KEY_VALUE": "p1", "CONCURRENCY": "-1"}, "CONCURRENCY='-1' is invalid"),
     ({"HASH_KEY_VALUE": "p1", "TABLE_NAME": "no-such-table"}, "TABLE_NAME 'no-such-table' does not exist"),
+    (
+        {"HASH_KEY_VALUE": "p1", "FILTER_ATTRIBUTE": "a" * 200, "FILTER_VALUES": json.dumps(list(range(50)))},
+        "FILTER_VALUES: the touch's UPDATE statement would be",
+    ),  # over 8,192 characters (issue 18)
 ]
 
 

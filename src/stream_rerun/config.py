@@ -221,9 +221,11 @@ class Settings(BaseSettings):
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
         if self.worker_index >= self.worker_count:
             raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
-        if self.worker_count > 1 and not (self.all_items or self.keys_file or self.changed_from):
-            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run, or a time window: set "
-                             "ALL_ITEMS=true, KEYS_FILE or CHANGED_FROM")  # fmt: skip
+        if self.worker_count > 1 and not (
+            self.all_items or self.keys_file or self.changed_from or self.failed_batches_from
+        ):
+            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run, a time window or failed "
+                             "batches: set ALL_ITEMS=true, KEYS_FILE, CHANGED_FROM or FAILED_BATCHES_FROM")  # fmt: skip
         if self.removed_keys_out is not None and not (self.changed_from or self.keys_file):
             raise ValueError("REMOVED_KEYS_OUT lists items deleted in a time window: set it with CHANGED_FROM or a "
                              "KEYS_FILE naming an incremental export, or unset it")  # fmt: skip

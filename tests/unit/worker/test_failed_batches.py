@@ -14,7 +14,14 @@ from botocore.exceptions import ClientError
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import Context
 from stream_rerun.sources._sqs import Message, Queue
-from stream_rerun.sources.failed_batches import Batch, FailedBatchesSource, check_settings, parse_record, stream_keys
+from stream_rerun.sources.failed_batches import (
+    Batch,
+    FailedBatchesSource,
+    check_settings,
+    owner,
+    parse_record,
+    stream_keys,
+)
 from stream_rerun.table import TableInfo
 
 TABLE = TableInfo("orders", ("pk", "sk"), {"pk": "S", "sk": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
@@ -165,3 +172,16 @@ def test_held_messages_are_extended_while_held_and_released_at_the_end() -> None
     time.sleep(0.35)
     queue.release()
     assert sqs.changes[0] == 30 and sqs.changes[-1] == 0  # renewed, then made visible at once
+
+
+def test_three_workers_split_a_files_batches_each_to_exactly_one(tmp_path: Any) -> None:
+    path = tmp_path / "failed.jsonl"
+    path.write_text("\n".join(json.dumps(record(str(n), str(n + 1))) for n in range(100, 160)) + "\n")
+    shares = []
+    for index in range(3):
+        source = FailedBatchesSource(str(path), False, Context(TABLE, None, lambda: None), lambda: None, lambda: None,  # type: ignore[arg-type]
+                                     index=index, count=3)  # fmt: skip
+        shares.append([batch.start for batch in source._read()])
+    assert sorted(s for share in shares for s in share) == sorted(str(n) for n in range(100, 160))  # each once
+    assert all(10 <= len(share) <= 30 for share in shares)  # spread by the batch's hash
+    assert [owner(parse_record(json.dumps(record(s)), "", TABLE), 3) for s in shares[1]] == [1] * len(shares[1])

@@ -11,8 +11,10 @@ of every batch named, each key once.
 A record's `DDBStreamBatchInfo` names the batch (shardId, startSequenceNumber, endSequenceNumber, streamArn). Its
 keys come from the record's `payload` (S3 destinations include the invocation's event) where present, else from
 the stream itself: GetShardIterator AT_SEQUENCE_NUMBER at the start, GetRecords until past the end. A batch whose
-records the stream no longer holds (trimmed after 24 hours, an old stream gone, records missing) is unresolved:
-logged with its shard and range, counted, and the run's exit code is 1. Preflight (exit 2): a record of
+records the stream no longer holds (trimmed after 24 hours, an old stream gone, records missing) falls back to an
+incremental export of its arrival window, with EXPORT_S3_URI and point-in-time recovery (_batch_exports.py): every
+item changed in that window, a superset of the batch, counted `batches_resolved_by_export`. Without them it is
+unresolved: logged with its shard and range, counted, and the run's exit code is 1. Preflight (exit 2): a record of
 another table's stream, a malformed record, a key that is not the table's.
 
 With WORKER_COUNT N, each batch belongs to one worker: the one its identity (shard id and start sequence number)
@@ -39,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stream_rerun.errors import ConfigError, RerunError, as_rerun_error, error_code
 from stream_rerun.keys import Key, in_pages, plain_key
 from stream_rerun.sources._base import PAGE_SIZE, Context, Kind, Report, described, worker_label
+from stream_rerun.sources._batch_exports import ExportFallback
 from stream_rerun.sources._files import opener, parse_key
 from stream_rerun.sources._sqs import Message, Queue
 
@@ -87,7 +90,10 @@ class Batch:
     stream_arn: str
     payload_keys: list[Key] | None = None
     message_id: str | None = None
+    first: str | None = None  # approximateArrivalOfFirstRecord
+    last: str | None = None  # approximateArrivalOfLastRecord
     keys: list[Key] | None = None  # None: unresolved
+    by_export: bool = False  # keys are the items changed in its arrival window (a superset)
     waiting: set[str] = field(default_factory=set)  # key ids not settled yet
     failed: bool = False
 
@@ -110,6 +116,8 @@ def parse_record(text: str, origin: str, table: TableInfo) -> Batch:
         batch = Batch(origin, str(info["shardId"]), str(info["startSequenceNumber"]),
                       str(info["endSequenceNumber"]), str(info["streamArn"]))  # fmt: skip
         int(batch.start), int(batch.end)
+        batch.first = info.get("approximateArrivalOfFirstRecord")
+        batch.last = info.get("approximateArrivalOfLastRecord")
         payload = record.get("payload")
         if payload is not None:
             event = json.loads(payload) if isinstance(payload, str) else payload
@@ -118,15 +126,6 @@ def parse_record(text: str, origin: str, table: TableInfo) -> Batch:
         raise ConfigError(f"{VAR} {origin} is not a Lambda on-failure record of this table ({type(exc).__name__}: "
                           f"{exc}): give the records as Lambda wrote them (DDBStreamBatchInfo)") from None  # fmt: skip
     return batch
-
-
-def _resolve_by_export(batch: Batch) -> list[Key] | None:
-    """The seam for the incremental-export fallback (issue 20): the keys changed in the batch's arrival window, read
-    from an incremental export (EXPORT_S3_URI, point-in-time recovery), for a batch the stream no longer holds.
-    Not implemented yet (sources/_incremental.py, another branch, makes the export request): returns None, and the
-    batch stays unresolved."""
-    del batch
-    return None
 
 
 def owner(batch: Batch, count: int) -> int:
@@ -183,6 +182,7 @@ class FailedBatchesSource:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     index: int = 0  # WORKER_INDEX
     count: int = 1  # WORKER_COUNT
+    fallback: ExportFallback | None = None
 
     @classmethod
     def of(cls, settings: Settings, context: Context) -> FailedBatchesSource:
@@ -192,9 +192,10 @@ class FailedBatchesSource:
         region = settings.aws_region
         match = SQS_URL.match(settings.failed_batches_from)
         queue_region = match.group(1) if match else region
+        fallback = ExportFallback(settings.run_id, settings.export_s3_uri, settings.max_export_wait_seconds, context)
         return cls(settings.failed_batches_from, settings.delete_settled_messages, context,
                    lambda: streams_client(region), lambda: sqs_client(queue_region),
-                   index=settings.worker_index, count=settings.worker_count)  # fmt: skip
+                   index=settings.worker_index, count=settings.worker_count, fallback=fallback)  # fmt: skip
 
     # ---- preflight ----
     def check(self) -> None:
@@ -250,7 +251,7 @@ class FailedBatchesSource:
                 streams = streams or self.streams()
                 keys = stream_keys(streams, batch, self.context.table)
             if keys is None:
-                keys = _resolve_by_export(batch)
+                keys = self._resolve_by_export(batch)
             if keys is None:
                 log.error("failed batch not resolved: the stream no longer holds its records",
                           extra={"event": "batch_unresolved", **batch.where()})  # fmt: skip
@@ -264,6 +265,14 @@ class FailedBatchesSource:
         for batch in self.batches:
             if batch.keys == []:
                 self._settle_batch(batch)  # nothing to touch: settled already
+
+    def _resolve_by_export(self, batch: Batch) -> list[Key] | None:
+        """A batch the stream no longer holds: every item changed in its arrival window, from an incremental export
+        (a superset of the batch: its own keys are gone with the stream), or None without EXPORT_S3_URI or
+        point-in-time recovery (sources/_batch_exports.py)."""
+        keys = self.fallback.keys_of(batch.first, batch.last, batch.where()) if self.fallback else None
+        batch.by_export = keys is not None
+        return keys
 
     # ---- the run ----
     def pages(self) -> Iterator[list[Key]]:
@@ -309,6 +318,7 @@ class FailedBatchesSource:
         resolved = sum(1 for b in self.batches if b.keys is not None)
         return {"batches_read": len(self.batches), "batches_resolved": resolved,
                 "unresolved_batches": len(self.batches) - resolved,
+                "batches_resolved_by_export": sum(1 for b in self.batches if b.by_export),
                 "messages_deleted": self.queue.deleted if self.queue else 0}  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from stream_rerun.sources.failed_batches import Batch, owner
 from stream_rerun_dev import emulator
 from tests.support.env import worker_process_env
 from tests.support.failed_batches import bodies, on_failure_record, shard_records
+from tests.support.incremental_export import IncrementalExports
 from tests.support.items import item
 from tests.support.streams import fired_by, key_of
 
@@ -106,6 +108,40 @@ def test_three_workers_split_the_queue_each_batch_fires_once_and_only_settled_me
     assert [b["DDBStreamBatchInfo"]["startSequenceNumber"] for b in bodies(s3_endpoint, url)] == [beyond(records)]
     assert [p.returncode for p in procs] == [1 if i == owner(Batch("", shard, beyond(records), "", arn), 3) else 0
                                              for i in range(3)]  # fmt: skip
+
+
+def test_a_batch_the_stream_no_longer_holds_falls_back_to_an_export_of_its_arrival_window(
+    tmp_path: Path, endpoint: str, s3_endpoint: str, bucket: Any, ddb: Any, make_table: Any, stream: Any,
+    worker: Any, incremental_exports: IncrementalExports,
+) -> None:  # fmt: skip
+    # GIVEN 4 items changed together (a failed batch held 2 of them), and 2 changed an hour later
+    standin = incremental_exports
+    table = make_table()
+    standin.enable_pitr(table)
+    emulator.put_items(ddb, table, [item("w", f"{n}") for n in range(4)])
+    standin.advance(timedelta(hours=1))
+    emulator.put_items(ddb, table, [item("later", f"{n}") for n in range(2)])
+    standin.advance(timedelta(hours=1))
+    arn, shard, records = shard_records(endpoint, ddb, table)
+    # AND the batch's record names a range the stream no longer holds (as after 24 hours)
+    path = tmp_path / "failed.jsonl"
+    path.write_text(json.dumps(on_failure_record(arn, shard, records[0:2], start=beyond(records), end=beyond(records))))
+    # WHEN the worker runs without EXPORT_S3_URI, THEN the batch is unresolved, exit 1, nothing fires
+    without = worker(table, at=standin.endpoint, FAILED_BATCHES_FROM=str(path), RUN_ID="fbx0")
+    assert (without.code, without.summary["unresolved_batches"], without.summary["touched"]) == (1, 1, 0)
+    # WHEN it runs with EXPORT_S3_URI, THEN every item changed in the batch's arrival window fires once (a superset
+    # of the batch), nothing from outside it; the summary says the batch was resolved by an export
+    env = {"FAILED_BATCHES_FROM": str(path), "EXPORT_S3_URI": f"s3://{bucket({})}/exports/",
+           "AWS_ENDPOINT_URL_S3": s3_endpoint, "RUN_ID": "fbx"}  # fmt: skip
+    result = worker(table, at=standin.endpoint, **env)
+    assert result.code == 0, result.summary
+    assert fired_by(stream(table), "fbx") == Counter(("w", f"{n}") for n in range(4))
+    assert {k: result.summary[k] for k in ("batches_resolved", "batches_resolved_by_export", "unresolved_batches")} == {
+        "batches_resolved": 1, "batches_resolved_by_export": 1, "unresolved_batches": 0}  # fmt: skip
+    assert standin.requests == 1
+    # WHEN the same RUN_ID runs again, THEN it reuses the export and fires nothing twice
+    again = worker(table, at=standin.endpoint, **env)
+    assert again.code == 0 and again.summary["already_done"] == 4 and standin.requests == 1
 
 
 def test_s3_records_and_a_file_select_the_union_of_their_batches(

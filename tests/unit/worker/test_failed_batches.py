@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import Context
+from stream_rerun.sources._batch_exports import arrival_window
 from stream_rerun.sources._sqs import Message, Queue
 from stream_rerun.sources.failed_batches import (
     Batch,
@@ -144,7 +145,7 @@ def test_a_message_goes_only_when_every_key_of_its_batch_settled() -> None:
     source.settled([(key(4), "failed"), (key(3), "vanished")])
     assert queue.deleted_ids == ["m1", "m2"]  # m3's key failed: its message stays
     assert source.counts() == {"batches_read": 3, "batches_resolved": 3, "unresolved_batches": 0,
-                               "messages_deleted": 2}  # fmt: skip
+                               "batches_resolved_by_export": 0, "messages_deleted": 2}  # fmt: skip
 
 
 def test_without_delete_settled_messages_nothing_is_deleted() -> None:
@@ -185,3 +186,10 @@ def test_three_workers_split_a_files_batches_each_to_exactly_one(tmp_path: Any) 
     assert sorted(s for share in shares for s in share) == sorted(str(n) for n in range(100, 160))  # each once
     assert all(10 <= len(share) <= 30 for share in shares)  # spread by the batch's hash
     assert [owner(parse_record(json.dumps(record(s)), "", TABLE), 3) for s in shares[1]] == [1] * len(shares[1])
+
+
+def test_a_batchs_arrival_window_ends_after_its_last_record_and_needs_both_times() -> None:
+    window = arrival_window("2026-11-27T02:10:00.835Z", "2026-11-27T02:11:30Z")
+    assert window is not None and str(window) == "[2026-11-27T02:10:00.835000+00:00, 2026-11-27T02:11:31+00:00)"
+    assert arrival_window(None, "2026-11-27T02:11:30Z") is None
+    assert arrival_window("2026-11-27T02:10:00", "2026-11-27T02:11:30") is None  # no zone: not Lambda's

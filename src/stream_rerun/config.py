@@ -42,7 +42,8 @@ Variables (README has the same table):
                              / names a folder that gets <RUN_ID>.removed.jsonl); never written to the table
     FAILED_BATCHES_FROM      select the keys of the batches a Lambda consumer failed: its on-failure SQS queue's URL,
                              an s3://bucket/prefix/ of its S3 on-failure records, or a JSON Lines file of records
-                             (local or s3://); rules in sources/failed_batches.py
+                             (local or s3://); a batch the stream no longer holds falls back to an incremental
+                             export of its arrival window with EXPORT_S3_URI; rules in sources/failed_batches.py
     DELETE_SETTLED_MESSAGES  true: delete a queue's message once every key of its batch settled (default false)
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl

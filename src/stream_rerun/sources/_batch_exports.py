@@ -78,7 +78,10 @@ class ExportFallback:
         """The exports the window needs; ConfigError when point-in-time recovery is off or does not cover it."""
         table = self.context.table
         if self._restorable is None:
-            self._restorable = _incremental.recovery(self.context.client, table.name)
+            try:
+                self._restorable = _incremental.recovery(self.context.client, table.name)
+            except ConfigError:
+                raise ConfigError(f"point-in-time recovery is off on table '{table.name}'") from None
         restorable = self._restorable
         if window.start < restorable.earliest or window.end > restorable.latest:
             shown = f"[{restorable.earliest.isoformat()}, {restorable.latest.isoformat()}]"

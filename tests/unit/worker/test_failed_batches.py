@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import Context
-from stream_rerun.sources._batch_exports import arrival_window
+from stream_rerun.sources._batch_exports import ExportFallback, arrival_window
 from stream_rerun.sources._sqs import Message, Queue
 from stream_rerun.sources.failed_batches import (
     Batch,
@@ -193,3 +193,61 @@ def test_a_batchs_arrival_window_ends_after_its_last_record_and_needs_both_times
     assert window is not None and str(window) == "[2026-11-27T02:10:00.835000+00:00, 2026-11-27T02:11:31+00:00)"
     assert arrival_window(None, "2026-11-27T02:11:30Z") is None
     assert arrival_window("2026-11-27T02:10:00", "2026-11-27T02:11:30") is None  # no zone: not Lambda's
+
+
+class NoPitr:
+    def describe_continuous_backups(self, **_: Any) -> dict[str, Any]:
+        return {
+            "ContinuousBackupsDescription": {
+                "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}
+            }
+        }
+
+
+def test_without_export_s3_uri_or_point_in_time_recovery_no_export_is_asked_for() -> None:
+    first, last = "2026-11-27T02:10:00Z", "2026-11-27T02:11:00Z"
+    context = Context(TABLE, NoPitr(), lambda: None)  # type: ignore[arg-type]
+    assert ExportFallback("r", None, 60, context).keys_of(first, last, {}) is None
+    assert ExportFallback("r", "s3://b/p/", 60, context).keys_of(first, last, {}) is None
+
+
+class SharedQueue:
+    """A queue of messages m0..m5 with visibility (receipt = message id), as three workers see it."""
+
+    def __init__(self) -> None:
+        self.hidden_until = {f"m{n}": 0.0 for n in range(6)}
+        self.deleted: list[str] = []
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        visible = sum(1 for t in self.hidden_until.values() if t <= time.monotonic())
+        return {"Attributes": {"ApproximateNumberOfMessages": str(visible)}}
+
+    def receive_message(self, MaxNumberOfMessages: int, VisibilityTimeout: int, **_: Any) -> dict[str, Any]:
+        now = time.monotonic()
+        got = [m for m, t in self.hidden_until.items() if t <= now][:MaxNumberOfMessages]
+        for m in got:
+            self.hidden_until[m] = now + VisibilityTimeout
+        return {"Messages": [{"MessageId": m, "ReceiptHandle": m, "Body": "{}"} for m in got]}
+
+    def change_message_visibility_batch(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        for e in Entries:
+            self.hidden_until[e["ReceiptHandle"]] = time.monotonic() + e["VisibilityTimeout"]
+        return {}
+
+    def delete_message(self, ReceiptHandle: str, **_: Any) -> dict[str, Any]:
+        self.deleted.append(ReceiptHandle)
+        self.hidden_until.pop(ReceiptHandle)
+        return {}
+
+
+def test_fan_out_workers_each_keep_their_own_messages_and_release_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stream_rerun.sources._sqs.FAN_OUT_QUIET_S", 0.05)
+    shared = SharedQueue()
+    held = []
+    for index in range(3):
+        queue = Queue("http://127.0.0.1:1/123456789012/q", shared, every_s=60)  # type: ignore[arg-type]
+        mine = queue.receive_all(lambda m, i=index: int(m.message_id[1:]) % 3 == i, fan_out=True)  # type: ignore[misc]
+        held.append(sorted(m.message_id for m in mine))
+        queue._stop.set()
+    assert held == [["m0", "m3"], ["m1", "m4"], ["m2", "m5"]]  # each its own, none twice, none lost
+    assert shared.deleted == [] and shared.get_queue_attributes()["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -44,7 +44,8 @@ Variables (README has the same table):
                              / names a folder that gets <RUN_ID>.removed.jsonl); never written to the table
     FAILED_BATCHES_FROM      select the keys of the batches a Lambda consumer failed: its on-failure SQS queue's URL,
                              an s3://bucket/prefix/ of its S3 on-failure records, or a JSON Lines file of records
-                             (local or s3://); rules in sources/failed_batches.py
+                             (local or s3://); a batch the stream no longer holds falls back to an incremental
+                             export of its arrival window with EXPORT_S3_URI; rules in sources/failed_batches.py
     DELETE_SETTLED_MESSAGES  true: delete a queue's message once every key of its batch settled (default false)
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
@@ -224,9 +225,11 @@ class Settings(BaseSettings):
             raise ValueError("REVISION_ATTRIBUTE and RERUN_MARKER_ATTRIBUTE must differ: choose another marker name")
         if self.worker_index >= self.worker_count:
             raise ValueError(f"WORKER_INDEX {self.worker_index} must be below WORKER_COUNT {self.worker_count}")
-        if self.worker_count > 1 and not (self.all_items or self.keys_file or self.changed_from):
-            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run, or a time window: set "
-                             "ALL_ITEMS=true, KEYS_FILE or CHANGED_FROM")  # fmt: skip
+        if self.worker_count > 1 and not (
+            self.all_items or self.keys_file or self.changed_from or self.failed_batches_from
+        ):
+            raise ValueError("WORKER_COUNT > 1 shares a whole-table or key-file run, a time window or failed "
+                             "batches: set ALL_ITEMS=true, KEYS_FILE, CHANGED_FROM or FAILED_BATCHES_FROM")  # fmt: skip
         if self.removed_keys_out is not None and not (self.changed_from or self.keys_file):
             raise ValueError("REMOVED_KEYS_OUT lists items deleted in a time window: set it with CHANGED_FROM or a "
                              "KEYS_FILE naming an incremental export, or unset it")  # fmt: skip

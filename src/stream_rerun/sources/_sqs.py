@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,10 @@ log = logging.getLogger(__name__)
 
 VISIBILITY_S = 300  # a received message stays hidden this long; the heartbeat renews it every third of that
 MAX_MESSAGES = 10_000  # held at once (SQS allows 120,000 in flight): the rest wait for the next run
-_EMPTY_RECEIVES = 2  # long-polled receives that come back empty before the queue counts as read
+_EMPTY_RECEIVES = 2  # long-polled receives that bring nothing new before the queue counts as read
+_MAX_RECOUNTS = 20  # with a fan-out: how often the visible count may send the reader back to receive
+_RESEEN_PAUSE_S = 0.2  # after a receive of messages seen before: less churn on the other workers' messages
+FAN_OUT_QUIET_S = 5.0  # with a fan-out: nothing new for this long (another worker may hold a message a moment)
 
 
 @dataclass(frozen=True)
@@ -44,25 +49,60 @@ class Queue:
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._extend_forever, name="sqs-visibility", daemon=True)
 
-    def receive_all(self) -> list[Message]:
-        """Every message the queue gives now (at most MAX_MESSAGES), hidden from other readers while held."""
+    def receive_all(
+        self, keep: Callable[[Message], bool] = lambda _message: True, fan_out: bool = False
+    ) -> list[Message]:
+        """Every message the queue gives now (at most MAX_MESSAGES) that `keep` accepts, hidden from other readers
+        while held. A message `keep` refuses (another worker's batch) is made visible again at once and never
+        deleted. With `fan_out` (other workers read the queue too, each refusing the others' messages for a moment
+        while it looks at them), the reader goes on until receives have brought nothing new for FAN_OUT_QUIET_S
+        and the queue shows no more visible messages than those it refused (the rest are the other workers' own).
+        `keep` may raise: what was received is then released by `release`."""
         aws_call(self.client.get_queue_attributes, "SQS", f"reading queue {self.url}", QueueUrl=self.url,
                  AttributeNames=["ApproximateNumberOfMessages"])  # fmt: skip  # the queue exists and we may read it
         self._heartbeat.start()
-        empty = 0
-        while empty < _EMPTY_RECEIVES and len(self.held) < MAX_MESSAGES:
+        seen: set[str] = set()
+        others: set[str] = set()
+        quiet = recounts = 0
+        news_at, quiet_s = time.monotonic(), FAN_OUT_QUIET_S if fan_out else 0.0
+        while len(self.held) < MAX_MESSAGES:
+            if quiet >= _EMPTY_RECEIVES and time.monotonic() - news_at >= quiet_s:
+                if not fan_out or recounts >= _MAX_RECOUNTS or self._visible() <= len(others):
+                    break
+                quiet, recounts = 0, recounts + 1
             answer = aws_call(self.client.receive_message, "SQS", f"receiving from {self.url}", QueueUrl=self.url,
                               MaxNumberOfMessages=min(10, MAX_MESSAGES - len(self.held)),
                               VisibilityTimeout=self.visibility_s, WaitTimeSeconds=1)  # fmt: skip
-            messages = answer.get("Messages", [])
-            empty = 0 if messages else empty + 1
+            got = [Message(m["Body"], m["ReceiptHandle"], m["MessageId"]) for m in answer.get("Messages", [])]
+            new = [m for m in got if m.message_id not in seen]
+            quiet = 0 if new else quiet + 1
+            news_at = time.monotonic() if new else news_at
+            again = [m for m in got if m.message_id in others]  # refused before: visible again at once
             with self._lock:
-                for m in messages:
-                    self.held[m["MessageId"]] = Message(m["Body"], m["ReceiptHandle"], m["MessageId"])
+                for m in got:
+                    if m.message_id not in others:
+                        self.held[m.message_id] = m  # a duplicate delivery's newer receipt replaces the older
+            seen.update(m.message_id for m in new)
+            refused = [m for m in new if not keep(m)]
+            with self._lock:
+                for m in refused:
+                    self.held.pop(m.message_id, None)
+            others.update(m.message_id for m in refused)
+            self._change(again + refused, 0)
+            if got and not new:
+                time.sleep(_RESEEN_PAUSE_S)
         if len(self.held) >= MAX_MESSAGES:
             log.warning("queue holds more messages than one run takes: rerun for the rest",
                         extra={"event": "queue_not_drained", "queue": self.url, "held": len(self.held)})  # fmt: skip
+        elif fan_out and recounts >= _MAX_RECOUNTS:
+            log.warning("queue still shows messages not seen: rerun for the rest",
+                        extra={"event": "queue_not_drained", "queue": self.url, "held": len(self.held)})  # fmt: skip
         return list(self.held.values())
+
+    def _visible(self) -> int:
+        answer = aws_call(self.client.get_queue_attributes, "SQS", f"reading queue {self.url}", QueueUrl=self.url,
+                          AttributeNames=["ApproximateNumberOfMessages"])  # fmt: skip
+        return int(answer.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
 
     def delete(self, message_id: str) -> None:
         """Remove a message for good (its batch settled)."""

@@ -11,9 +11,15 @@ of every batch named, each key once.
 A record's `DDBStreamBatchInfo` names the batch (shardId, startSequenceNumber, endSequenceNumber, streamArn). Its
 keys come from the record's `payload` (S3 destinations include the invocation's event) where present, else from
 the stream itself: GetShardIterator AT_SEQUENCE_NUMBER at the start, GetRecords until past the end. A batch whose
-records the stream no longer holds (trimmed after 24 hours, an old stream gone, records missing) is unresolved:
-logged with its shard and range, counted, and the run's exit code is 1. Preflight (exit 2): a record of another
-table's stream, a malformed record, a key that is not the table's.
+records the stream no longer holds (trimmed after 24 hours, an old stream gone, records missing) falls back to an
+incremental export of its arrival window, with EXPORT_S3_URI and point-in-time recovery (_batch_exports.py): every
+item changed in that window, a superset of the batch, counted `batches_resolved_by_export`. Without them it is
+unresolved: logged with its shard and range, counted, and the run's exit code is 1. Preflight (exit 2): a record of
+another table's stream, a malformed record, a key that is not the table's.
+
+With WORKER_COUNT N, each batch belongs to one worker: the one its identity (shard id and start sequence number)
+hashes to. Every worker reads every record (so each refuses the same bad input) and keeps its own batches; from a
+queue, it makes every other worker's message visible again at once, never deleting it (sqs.Queue.receive_all).
 
 From a queue, with DELETE_SETTLED_MESSAGES=true, a message is deleted once every key of its batch has settled
 (touched, already_done, vanished, filtered_out); every other message is made visible again when the run ends.
@@ -21,6 +27,7 @@ From a queue, with DELETE_SETTLED_MESSAGES=true, a message is deleted once every
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -33,9 +40,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stream_rerun.errors import ConfigError, RerunError, as_rerun_error, error_code
 from stream_rerun.keys import Key, in_pages, plain_key
-from stream_rerun.sources._base import PAGE_SIZE, Context, Kind, Report, described
+from stream_rerun.sources._base import PAGE_SIZE, Context, Kind, Report, described, worker_label
+from stream_rerun.sources._batch_exports import ExportFallback
 from stream_rerun.sources._files import opener, parse_key
-from stream_rerun.sources._sqs import Queue
+from stream_rerun.sources._sqs import Message, Queue
 
 if TYPE_CHECKING:
     from stream_rerun.config import Settings
@@ -82,7 +90,10 @@ class Batch:
     stream_arn: str
     payload_keys: list[Key] | None = None
     message_id: str | None = None
+    first: str | None = None  # approximateArrivalOfFirstRecord
+    last: str | None = None  # approximateArrivalOfLastRecord
     keys: list[Key] | None = None  # None: unresolved
+    by_export: bool = False  # keys are the items changed in its arrival window (a superset)
     waiting: set[str] = field(default_factory=set)  # key ids not settled yet
     failed: bool = False
 
@@ -105,6 +116,8 @@ def parse_record(text: str, origin: str, table: TableInfo) -> Batch:
         batch = Batch(origin, str(info["shardId"]), str(info["startSequenceNumber"]),
                       str(info["endSequenceNumber"]), str(info["streamArn"]))  # fmt: skip
         int(batch.start), int(batch.end)
+        batch.first = info.get("approximateArrivalOfFirstRecord")
+        batch.last = info.get("approximateArrivalOfLastRecord")
         payload = record.get("payload")
         if payload is not None:
             event = json.loads(payload) if isinstance(payload, str) else payload
@@ -115,13 +128,10 @@ def parse_record(text: str, origin: str, table: TableInfo) -> Batch:
     return batch
 
 
-def _resolve_by_export(batch: Batch) -> list[Key] | None:
-    """The seam for the incremental-export fallback (issue 20): the keys changed in the batch's arrival window, read
-    from an incremental export (EXPORT_S3_URI, point-in-time recovery), for a batch the stream no longer holds.
-    Not implemented yet (sources/_incremental.py, another branch, makes the export request): returns None, and the
-    batch stays unresolved."""
-    del batch
-    return None
+def owner(batch: Batch, count: int) -> int:
+    """The worker (0..count-1) that handles `batch`: a hash of its identity, the same in every worker and run."""
+    digest = hashlib.sha256(f"{batch.shard}|{batch.start}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
 
 
 def stream_keys(streams: Any, batch: Batch, table: TableInfo) -> list[Key] | None:
@@ -170,6 +180,9 @@ class FailedBatchesSource:
     _by_key: dict[str, list[Batch]] = field(default_factory=dict)
     _keys: dict[str, Key] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    index: int = 0  # WORKER_INDEX
+    count: int = 1  # WORKER_COUNT
+    fallback: ExportFallback | None = None
 
     @classmethod
     def of(cls, settings: Settings, context: Context) -> FailedBatchesSource:
@@ -179,14 +192,15 @@ class FailedBatchesSource:
         region = settings.aws_region
         match = SQS_URL.match(settings.failed_batches_from)
         queue_region = match.group(1) if match else region
+        fallback = ExportFallback(settings.run_id, settings.export_s3_uri, settings.max_export_wait_seconds, context)
         return cls(settings.failed_batches_from, settings.delete_settled_messages, context,
-                   lambda: streams_client(region), lambda: sqs_client(queue_region))  # fmt: skip
+                   lambda: streams_client(region), lambda: sqs_client(queue_region),
+                   index=settings.worker_index, count=settings.worker_count, fallback=fallback)  # fmt: skip
 
     # ---- preflight ----
     def check(self) -> None:
         try:
             self.batches = list(self._read())
-            self._check_streams()
             self._resolve()
         except BaseException:
             self.finish()  # a queue's messages reappear at once
@@ -196,25 +210,38 @@ class FailedBatchesSource:
         table = self.context.table
         if is_queue(self.location):
             self.queue = Queue(self.location, self.sqs())
-            for message in self.queue.receive_all():
-                batch = parse_record(message.body, f"message {message.message_id}", table)
-                batch.message_id = message.message_id
-                yield batch
-        elif self.location.startswith("s3://") and self.location.endswith("/"):
-            for location in _objects_under(self.location, self.context.s3):
-                yield parse_record("\n".join(_lines(location, self.context.s3)), location, table)
-        else:
-            for number, text in enumerate(_lines(self.location, self.context.s3), start=1):
-                if text.strip():
-                    yield parse_record(text, f"{self.location} line {number}", table)
+            mine: list[Batch] = []
 
-    def _check_streams(self) -> None:
+            def keep(message: Message) -> bool:
+                batch = self._checked(parse_record(message.body, f"message {message.message_id}", table))
+                batch.message_id = message.message_id
+                if owner(batch, self.count) != self.index:
+                    return False
+                mine.append(batch)
+                return True
+
+            self.queue.receive_all(keep, fan_out=self.count > 1)
+            yield from mine
+            return
+        if self.location.startswith("s3://") and self.location.endswith("/"):
+            records = ((location, "\n".join(_lines(location, self.context.s3)))
+                       for location in _objects_under(self.location, self.context.s3))  # fmt: skip
+        else:
+            lines = enumerate(_lines(self.location, self.context.s3), start=1)
+            records = ((f"{self.location} line {number}", text) for number, text in lines if text.strip())
+        for origin, text in records:
+            batch = self._checked(parse_record(text, origin, table))
+            if owner(batch, self.count) == self.index:
+                yield batch
+
+    def _checked(self, batch: Batch) -> Batch:
+        """The batch, if it is of this table's stream (every worker checks every record: all refuse alike)."""
         table = self.context.table
-        for batch in self.batches:
-            match = STREAM_ARN.match(batch.stream_arn)
-            if not match or match.group(1) != table.name:
-                raise ConfigError(f"{VAR} {batch.origin} is a batch of stream {batch.stream_arn}, not of table "
-                                  f"'{table.name}': give the on-failure records of this table's consumer")  # fmt: skip
+        match = STREAM_ARN.match(batch.stream_arn)
+        if not match or match.group(1) != table.name:
+            raise ConfigError(f"{VAR} {batch.origin} is a batch of stream {batch.stream_arn}, not of table "
+                              f"'{table.name}': give the on-failure records of this table's consumer")  # fmt: skip
+        return batch
 
     def _resolve(self) -> None:
         streams = None
@@ -224,7 +251,7 @@ class FailedBatchesSource:
                 streams = streams or self.streams()
                 keys = stream_keys(streams, batch, self.context.table)
             if keys is None:
-                keys = _resolve_by_export(batch)
+                keys = self._resolve_by_export(batch)
             if keys is None:
                 log.error("failed batch not resolved: the stream no longer holds its records",
                           extra={"event": "batch_unresolved", **batch.where()})  # fmt: skip
@@ -239,13 +266,22 @@ class FailedBatchesSource:
             if batch.keys == []:
                 self._settle_batch(batch)  # nothing to touch: settled already
 
+    def _resolve_by_export(self, batch: Batch) -> list[Key] | None:
+        """A batch the stream no longer holds: every item changed in its arrival window, from an incremental export
+        (a superset of the batch: its own keys are gone with the stream), or None without EXPORT_S3_URI or
+        point-in-time recovery (sources/_batch_exports.py)."""
+        keys = self.fallback.keys_of(batch.first, batch.last, batch.where()) if self.fallback else None
+        batch.by_export = keys is not None
+        return keys
+
     # ---- the run ----
     def pages(self) -> Iterator[list[Key]]:
         return in_pages(iter(list(self._keys.values())), PAGE_SIZE)
 
     def describe(self) -> dict[str, Any]:
         return described({"failed_batches_from": self.location, "batches": len(self.batches),
-                          "delete_settled_messages": self.delete_settled}, len(self._keys))  # fmt: skip
+                          "delete_settled_messages": self.delete_settled,
+                          "worker": worker_label(self.index, self.count)}, len(self._keys))  # fmt: skip
 
     def settled(self, outcomes: list[tuple[Key, str]]) -> None:
         """The engine's report of keys that ended (touched, already_done, vanished, filtered_out or failed); called
@@ -282,6 +318,7 @@ class FailedBatchesSource:
         resolved = sum(1 for b in self.batches if b.keys is not None)
         return {"batches_read": len(self.batches), "batches_resolved": resolved,
                 "unresolved_batches": len(self.batches) - resolved,
+                "batches_resolved_by_export": sum(1 for b in self.batches if b.by_export),
                 "messages_deleted": self.queue.deleted if self.queue else 0}  # fmt: skip
 
 

@@ -4,14 +4,20 @@ stream, re-fire exactly their keys, once (read back from the stream)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stream_rerun.sources.failed_batches import Batch, owner
 from stream_rerun_dev import emulator
+from tests.support.env import worker_process_env
 from tests.support.failed_batches import bodies, on_failure_record, shard_records
+from tests.support.incremental_export import IncrementalExports
 from tests.support.items import item
 from tests.support.streams import fired_by, key_of
 
@@ -74,6 +80,68 @@ def test_the_queue_refires_its_batches_once_and_deletes_only_settled_messages(
     assert (second.summary["already_done"], second.summary["messages_deleted"]) == (10, 3)
     kept = bodies(s3_endpoint, url)
     assert sorted(b["DDBStreamBatchInfo"]["streamArn"] for b in kept) == sorted([arn, old_arn])
+
+
+def test_three_workers_split_the_queue_each_batch_fires_once_and_only_settled_messages_go(
+    endpoint: str, s3_endpoint: str, ddb: Any, make_table: Any, stream: Any, queue: Any
+) -> None:
+    # GIVEN a queue of 9 failed batches of the real stream (two share keys), and one whose records are gone
+    table = changed_table(ddb, make_table)
+    arn, shard, records = shard_records(endpoint, ddb, table)
+    good = [records[n : n + 3] for n in range(0, 24, 3)] + [records[30:35]]
+    gone = on_failure_record(arn, shard, records[20:21], start=beyond(records), end=beyond(records))
+    url = queue([on_failure_record(arn, shard, batch) for batch in good] + [gone])
+    starts = [b[0]["dynamodb"]["SequenceNumber"] for b in good] + [beyond(records)]
+    share = Counter(owner(Batch("", shard, start, start, arn), 3) for start in starts)
+    assert len(share) == 3  # every worker has batches of its own
+    # WHEN three worker processes run at once, deleting settled messages
+    variables = worker_process_env(endpoint, TABLE_NAME=table, RUN_ID="fan", WORKER_COUNT="3", FAILED_BATCHES_FROM=url,
+                                   AWS_ENDPOINT_URL_SQS=s3_endpoint, DELETE_SETTLED_MESSAGES="true")  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-m", "stream_rerun"], env={**variables, "WORKER_INDEX": str(i)},
+                              stdout=subprocess.PIPE, text=True) for i in range(3)]  # fmt: skip
+    summaries = [json.loads(p.communicate(timeout=120)[0].splitlines()[-1]) for p in procs]
+    # THEN each took exactly its share of the batches; the union of the batches' keys fired, each key once
+    assert [s["batches_read"] for s in summaries] == [share[i] for i in range(3)]
+    assert fired_by(stream(table), "fan") == keys_of([r for batch in good for r in batch])
+    # AND only the settled batches' messages are gone: the unresolved one stays, its worker alone exits 1
+    assert sum(s["messages_deleted"] for s in summaries) == len(good)
+    assert [b["DDBStreamBatchInfo"]["startSequenceNumber"] for b in bodies(s3_endpoint, url)] == [beyond(records)]
+    assert [p.returncode for p in procs] == [1 if i == owner(Batch("", shard, beyond(records), "", arn), 3) else 0
+                                             for i in range(3)]  # fmt: skip
+
+
+def test_a_batch_the_stream_no_longer_holds_falls_back_to_an_export_of_its_arrival_window(
+    tmp_path: Path, endpoint: str, s3_endpoint: str, bucket: Any, ddb: Any, make_table: Any, stream: Any,
+    worker: Any, incremental_exports: IncrementalExports,
+) -> None:  # fmt: skip
+    # GIVEN 4 items changed together (a failed batch held 2 of them), and 2 changed an hour later
+    standin = incremental_exports
+    table = make_table()
+    standin.enable_pitr(table)
+    emulator.put_items(ddb, table, [item("w", f"{n}") for n in range(4)])
+    standin.advance(timedelta(hours=1))
+    emulator.put_items(ddb, table, [item("later", f"{n}") for n in range(2)])
+    standin.advance(timedelta(hours=1))
+    arn, shard, records = shard_records(endpoint, ddb, table)
+    # AND the batch's record names a range the stream no longer holds (as after 24 hours)
+    path = tmp_path / "failed.jsonl"
+    path.write_text(json.dumps(on_failure_record(arn, shard, records[0:2], start=beyond(records), end=beyond(records))))
+    # WHEN the worker runs without EXPORT_S3_URI, THEN the batch is unresolved, exit 1, nothing fires
+    without = worker(table, at=standin.endpoint, FAILED_BATCHES_FROM=str(path), RUN_ID="fbx0")
+    assert (without.code, without.summary["unresolved_batches"], without.summary["touched"]) == (1, 1, 0)
+    # WHEN it runs with EXPORT_S3_URI, THEN every item changed in the batch's arrival window fires once (a superset
+    # of the batch), nothing from outside it; the summary says the batch was resolved by an export
+    env = {"FAILED_BATCHES_FROM": str(path), "EXPORT_S3_URI": f"s3://{bucket({})}/exports/",
+           "AWS_ENDPOINT_URL_S3": s3_endpoint, "RUN_ID": "fbx"}  # fmt: skip
+    result = worker(table, at=standin.endpoint, **env)
+    assert result.code == 0, result.summary
+    assert fired_by(stream(table), "fbx") == Counter(("w", f"{n}") for n in range(4))
+    assert {k: result.summary[k] for k in ("batches_resolved", "batches_resolved_by_export", "unresolved_batches")} == {
+        "batches_resolved": 1, "batches_resolved_by_export": 1, "unresolved_batches": 0}  # fmt: skip
+    assert standin.requests == 1
+    # WHEN the same RUN_ID runs again, THEN it reuses the export and fires nothing twice
+    again = worker(table, at=standin.endpoint, **env)
+    assert again.code == 0 and again.summary["already_done"] == 4 and standin.requests == 1
 
 
 def test_s3_records_and_a_file_select_the_union_of_their_batches(

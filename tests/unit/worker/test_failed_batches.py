@@ -13,8 +13,16 @@ from botocore.exceptions import ClientError
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import Context
+from stream_rerun.sources._batch_exports import ExportFallback, arrival_window
 from stream_rerun.sources._sqs import Message, Queue
-from stream_rerun.sources.failed_batches import Batch, FailedBatchesSource, check_settings, parse_record, stream_keys
+from stream_rerun.sources.failed_batches import (
+    Batch,
+    FailedBatchesSource,
+    check_settings,
+    owner,
+    parse_record,
+    stream_keys,
+)
 from stream_rerun.table import TableInfo
 
 TABLE = TableInfo("orders", ("pk", "sk"), {"pk": "S", "sk": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)
@@ -137,7 +145,7 @@ def test_a_message_goes_only_when_every_key_of_its_batch_settled() -> None:
     source.settled([(key(4), "failed"), (key(3), "vanished")])
     assert queue.deleted_ids == ["m1", "m2"]  # m3's key failed: its message stays
     assert source.counts() == {"batches_read": 3, "batches_resolved": 3, "unresolved_batches": 0,
-                               "messages_deleted": 2}  # fmt: skip
+                               "batches_resolved_by_export": 0, "messages_deleted": 2}  # fmt: skip
 
 
 def test_without_delete_settled_messages_nothing_is_deleted() -> None:
@@ -165,3 +173,81 @@ def test_held_messages_are_extended_while_held_and_released_at_the_end() -> None
     time.sleep(0.35)
     queue.release()
     assert sqs.changes[0] == 30 and sqs.changes[-1] == 0  # renewed, then made visible at once
+
+
+def test_three_workers_split_a_files_batches_each_to_exactly_one(tmp_path: Any) -> None:
+    path = tmp_path / "failed.jsonl"
+    path.write_text("\n".join(json.dumps(record(str(n), str(n + 1))) for n in range(100, 160)) + "\n")
+    shares = []
+    for index in range(3):
+        source = FailedBatchesSource(str(path), False, Context(TABLE, None, lambda: None), lambda: None, lambda: None,  # type: ignore[arg-type]
+                                     index=index, count=3)  # fmt: skip
+        shares.append([batch.start for batch in source._read()])
+    assert sorted(s for share in shares for s in share) == sorted(str(n) for n in range(100, 160))  # each once
+    assert all(10 <= len(share) <= 30 for share in shares)  # spread by the batch's hash
+    assert [owner(parse_record(json.dumps(record(s)), "", TABLE), 3) for s in shares[1]] == [1] * len(shares[1])
+
+
+def test_a_batchs_arrival_window_ends_after_its_last_record_and_needs_both_times() -> None:
+    window = arrival_window("2026-11-27T02:10:00.835Z", "2026-11-27T02:11:30Z")
+    assert window is not None and str(window) == "[2026-11-27T02:10:00.835000+00:00, 2026-11-27T02:11:31+00:00)"
+    assert arrival_window(None, "2026-11-27T02:11:30Z") is None
+    assert arrival_window("2026-11-27T02:10:00", "2026-11-27T02:11:30") is None  # no zone: not Lambda's
+
+
+class NoPitr:
+    def describe_continuous_backups(self, **_: Any) -> dict[str, Any]:
+        return {
+            "ContinuousBackupsDescription": {
+                "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}
+            }
+        }
+
+
+def test_without_export_s3_uri_or_point_in_time_recovery_no_export_is_asked_for() -> None:
+    first, last = "2026-11-27T02:10:00Z", "2026-11-27T02:11:00Z"
+    context = Context(TABLE, NoPitr(), lambda: None)  # type: ignore[arg-type]
+    assert ExportFallback("r", None, 60, context).keys_of(first, last, {}) is None
+    assert ExportFallback("r", "s3://b/p/", 60, context).keys_of(first, last, {}) is None
+
+
+class SharedQueue:
+    """A queue of messages m0..m5 with visibility (receipt = message id), as three workers see it."""
+
+    def __init__(self) -> None:
+        self.hidden_until = {f"m{n}": 0.0 for n in range(6)}
+        self.deleted: list[str] = []
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        visible = sum(1 for t in self.hidden_until.values() if t <= time.monotonic())
+        return {"Attributes": {"ApproximateNumberOfMessages": str(visible)}}
+
+    def receive_message(self, MaxNumberOfMessages: int, VisibilityTimeout: int, **_: Any) -> dict[str, Any]:
+        now = time.monotonic()
+        got = [m for m, t in self.hidden_until.items() if t <= now][:MaxNumberOfMessages]
+        for m in got:
+            self.hidden_until[m] = now + VisibilityTimeout
+        return {"Messages": [{"MessageId": m, "ReceiptHandle": m, "Body": "{}"} for m in got]}
+
+    def change_message_visibility_batch(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        for e in Entries:
+            self.hidden_until[e["ReceiptHandle"]] = time.monotonic() + e["VisibilityTimeout"]
+        return {}
+
+    def delete_message(self, ReceiptHandle: str, **_: Any) -> dict[str, Any]:
+        self.deleted.append(ReceiptHandle)
+        self.hidden_until.pop(ReceiptHandle)
+        return {}
+
+
+def test_fan_out_workers_each_keep_their_own_messages_and_release_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stream_rerun.sources._sqs.FAN_OUT_QUIET_S", 0.05)
+    shared = SharedQueue()
+    held = []
+    for index in range(3):
+        queue = Queue("http://127.0.0.1:1/123456789012/q", shared, every_s=60)  # type: ignore[arg-type]
+        mine = queue.receive_all(lambda m, i=index: int(m.message_id[1:]) % 3 == i, fan_out=True)  # type: ignore[misc]
+        held.append(sorted(m.message_id for m in mine))
+        queue._stop.set()
+    assert held == [["m0", "m3"], ["m1", "m4"], ["m2", "m5"]]  # each its own, none twice, none lost
+    assert shared.deleted == [] and shared.get_queue_attributes()["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -333,7 +333,7 @@ variable "failed_keys_kms_key_arn" {
 
 # ---- Incident selections: a time window of changes, the batches a consumer failed ----
 variable "export_s3_prefix" {
-  description = "s3://bucket/prefix/ where CHANGED_FROM runs write the table's incremental exports (the task's default EXPORT_S3_URI). Grants dynamodb:ExportTableToPointInTime, DescribeContinuousBackups on the table, DescribeExport on its exports, ListExports (\"*\"), and s3:PutObject, AbortMultipartUpload, GetObject under the prefix only; null disables CHANGED_FROM. The table needs point-in-time recovery."
+  description = "s3://bucket/prefix/ where CHANGED_FROM runs write the table's incremental exports (the task's default EXPORT_S3_URI). Grants dynamodb:ExportTableToPointInTime, DescribeContinuousBackups on the table, DescribeExport on its exports, ListExports (on *, it has no resource type), and s3:PutObject, AbortMultipartUpload, GetObject under the prefix only; null disables CHANGED_FROM. The table needs point-in-time recovery."
   type        = string
   default     = null
 

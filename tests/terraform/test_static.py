@@ -401,6 +401,66 @@ def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: l
     assert not any(re.fullmatch(pattern, value) for value in bad)
 
 
+# The incident selections' parameters, each with the other variables its selection needs (so the worker's verdict is
+# about this value alone), and samples on both sides of the pattern.
+WINDOW = {"CHANGED_FROM": "2026-11-27T02:10:00Z", "EXPORT_S3_URI": "s3://rerun-exports/orders/"}
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-indexer-on-failure"
+INCIDENT_SAMPLES: list[tuple[str, str, dict[str, str], list[str], list[str]]] = [
+    ("ChangedFrom", "CHANGED_FROM", {"EXPORT_S3_URI": WINDOW["EXPORT_S3_URI"]},
+     ["2026-11-27T02:10:00Z", "2026-11-27T03:10:00+01:00", "2026-11-27T02:10Z", "2026-11-27T02:10:00.123456-05:00"],
+     ["2026-11-27T02:10:00", "2026-11-27", "1764209400", "2026-11-27T25:10:00Z", "2026-13-27T02:10:00Z"]),
+    ("ChangedTo", "CHANGED_TO", WINDOW, ["2026-11-27T05:40:00Z", "2026-11-27T06:40:00+01:00"],
+     ["2026-11-27T05:40:00", "tomorrow"]),
+    ("ExportS3Uri", "EXPORT_S3_URI", {"CHANGED_FROM": WINDOW["CHANGED_FROM"]},
+     ["s3://rerun-exports/orders/", "s3://rerun-exports"], ["s3://b/x/", "rerun-exports/orders/", "s3://Rerun/x/"]),
+    ("MaxExportWaitSeconds", "MAX_EXPORT_WAIT_SECONDS", WINDOW, ["60", "3600", "1800.5", "86400"],
+     ["0", "-1", "abc", "1 h"]),
+    ("RemovedKeysOut", "REMOVED_KEYS_OUT", WINDOW, ["s3://rerun-keys/redrive/", "s3://rerun-keys/removed.jsonl"],
+     ["s3://rerun-keys", "s3://rerun-keys/"]),
+    ("FailedBatchesFrom", "FAILED_BATCHES_FROM", {}, [QUEUE, "s3://rerun-failures/orders-indexer/",
+     "s3://rerun-failures/dump.jsonl", "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q"],
+     ["https://example.com/123456789012/q", "https://sqs.eu-west-1.amazonaws.com/12345/q", "s3://rerun-failures"]),
+    ("DeleteSettledMessages", "DELETE_SETTLED_MESSAGES", {"FAILED_BATCHES_FROM": QUEUE}, ["true", "false"],
+     ["maybe", "2"]),
+]  # fmt: skip
+# What the runbook refuses on purpose although the worker takes it: a path on the task's disk (which vanishes with it,
+# or which the task cannot read), a loopback queue (tests only), a bucket name S3 would refuse, and spellings beside
+# the documented one. The other way: MaxExportWaitSeconds takes 86401 to 99999, which the worker refuses (exit 2).
+STRICTER = {("RemovedKeysOut", "/tmp/removed.jsonl"), ("RemovedKeysOut", "s3://b/x"),
+            ("FailedBatchesFrom", "./queue-dump.jsonl"),
+            ("FailedBatchesFrom", "http://127.0.0.1:5000/123456789012/q"),
+            ("ChangedFrom", "2026-11-27 02:10:00Z"), ("ChangedFrom", "2026-11-27T02:10:00+0100"),
+            ("MaxExportWaitSeconds", "1e3"), ("DeleteSettledMessages", "yes")}  # fmt: skip
+
+
+def _worker_takes(variables: dict[str, str]) -> bool:
+    values = {"table_name": "orders", "aws_region": "eu-west-1", **{k.lower(): v for k, v in variables.items()}}
+    try:
+        Settings.model_validate(values)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("parameter", "name", "context", "good", "bad"), INCIDENT_SAMPLES,
+                         ids=[sample[0] for sample in INCIDENT_SAMPLES])  # fmt: skip
+def test_incident_parameters_take_what_the_worker_takes_and_refuse_what_it_refuses(
+    parameter: str, name: str, context: dict[str, str], good: list[str], bad: list[str]
+) -> None:
+    spec = runbook()["parameters"][parameter]
+    pattern = spec["allowedPattern"]
+    assert re.fullmatch(pattern, spec["default"]), "the default must pass its own pattern"
+    for value in good:
+        assert _worker_takes({**context, name: value}), f"the worker refuses {name}={value!r}"
+        assert re.fullmatch(pattern, value), f"{parameter} refuses {value!r}, which the worker takes"
+    for value in bad:
+        assert not _worker_takes({**context, name: value}), f"the worker takes {name}={value!r}"
+        assert not re.fullmatch(pattern, value), f"{parameter} takes {value!r}, which the worker refuses"
+    for stricter, value in STRICTER:
+        if stricter == parameter:
+            assert _worker_takes({**context, name: value}) and not re.fullmatch(pattern, value), value
+
+
 def test_runbook_parameters_are_the_launchers_and_each_reaches_its_variable() -> None:
     doc = runbook()
     payload = {k: v for k, v in doc["mainSteps"][0]["inputs"]["InputPayload"].items() if k.isupper()}

@@ -168,7 +168,7 @@ local: install image ## compose: DynamoDB Local, the demo table (seeded from her
 	$(PY) -m stream_rerun_dev.demo --seed-only --endpoint http://127.0.0.1:8000
 	$(COMPOSE) run --rm --no-deps worker; code=$$?; $(COMPOSE) down >/dev/null 2>&1; exit $$code
 
-rerun: install ## Run the worker in ENV as an ECS task: make rerun ENV=prod HASH_KEY_VALUE=... [DRY_RUN=true] [RUN_ID=...]
+rerun: install ## Run the worker in ENV as ECS task(s): make rerun ENV=prod HASH_KEY_VALUE=...|CHANGED_FROM=...|FAILED_BATCHES_FROM=... [DRY_RUN=true] [RUN_ID=...]
 	$(PY) -m stream_rerun.launch --env $(ENV) --name $(NAME) $(LAUNCH_ARGS)
 
 bench: install ddb-local ## Benchmark worker vs seed script vs server limit on DynamoDB Local; writes bench/results.md

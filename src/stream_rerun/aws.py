@@ -22,6 +22,15 @@ DYNAMODB_ACTIONS: dict[str, str] = {
 }
 # Granted only when a feature is enabled (Terraform: allow_full_table_scan).
 OPTIONAL_DYNAMODB_ACTIONS = frozenset({"dynamodb:Scan"})
+# CHANGED_FROM (sources/_incremental.py): granted only with Terraform's export_s3_prefix.
+EXPORT_ACTIONS = frozenset({"dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups",
+                            "dynamodb:DescribeExport", "dynamodb:ListExports"})  # fmt: skip
+# FAILED_BATCHES_FROM reads a failed batch's records back from the table's stream: granted only when failed batches are
+# enabled (Terraform's failure_queue_arns or failed_batches_s3_prefix).
+STREAM_READ_ACTIONS = frozenset({"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"})
+# FAILED_BATCHES_FROM naming an on-failure queue (sources/_sqs.py): granted only on Terraform's failure_queue_arns.
+FAILURE_QUEUE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                   "sqs:GetQueueAttributes"})  # fmt: skip
 
 
 CONNECT_TIMEOUT_S = 3  # a stop (SIGTERM) waits at most one call: short timeouts keep it well inside ECS's stopTimeout

@@ -95,6 +95,9 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     topic = client(moto_server, "sns").create_topic(Name="oncall")["TopicArn"]
+    queue = client(moto_server, "sqs").create_queue(QueueName="orders-indexer-on-failure")["QueueUrl"]
+    queue_arn = client(moto_server, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]  # fmt: skip
     work = tmp_path_factory.mktemp("tf") / "terraform"
     shutil.copytree(
         REPO / "terraform", work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
@@ -104,14 +107,14 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     tfvars = {"region": REGION, "environment": "dev", "table_name": "orders", "gsi_name": "by_date", "vpc_id": vpc,
               "subnet_ids": [subnet], "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stream-rerun-dev:v1",
               "keys_file_s3_prefix": "s3://rerun-keys/orders/", "failed_keys_s3_prefix": "s3://rerun-keys/redrive/",
-              "alarm_topic_arn": topic}  # fmt: skip
+              "alarm_topic_arn": topic, "failure_queue_arns": [queue_arn]}  # fmt: skip
     (env_dir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     env = {**aws_env(moto_server), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     run(["terraform", "init", "-input=false", "-no-color"], env_dir, env)
     run(["terraform", "apply", "-input=false", "-auto-approve", "-no-color"], env_dir, env)
     outputs = json.loads(run(["terraform", "output", "-json"], env_dir, env).stdout)
     return {"dir": env_dir, "env": env, "outputs": {k: v["value"] for k, v in outputs.items()}, "subnet": subnet,
-            "topic": topic}  # fmt: skip
+            "topic": topic, "queue_arn": queue_arn}  # fmt: skip
 
 
 def test_a_second_plan_shows_no_changes(applied: dict[str, Any]) -> None:
@@ -164,6 +167,39 @@ def test_the_task_reads_exports_and_writes_redrive_files_under_their_prefixes(
     # the container as the module defines it: an init process, logs that block rather than drop, 120 s to stop
     assert container["linuxParameters"]["initProcessEnabled"] is True
     assert container["logConfiguration"]["options"]["mode"] == "blocking" and container["stopTimeout"] == 120
+
+
+def _as_set(value: Any) -> set[str]:
+    return {value} if isinstance(value, str) else set(value)
+
+
+def test_the_incident_selections_get_their_grants_and_the_export_prefix(
+    applied: dict[str, Any], moto_server: str
+) -> None:
+    family = applied["outputs"]["run_task_config"]["task_definition"]
+    task = client(moto_server, "ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+    # GIVEN examples/complete with export_s3_prefix, failed_batches_s3_prefix and one on-failure queue
+    assert {"name": "EXPORT_S3_URI", "value": "s3://rerun-exports/orders/"} in task["containerDefinitions"][0][
+        "environment"]  # fmt: skip
+    assert applied["outputs"]["run_task_config"]["worker_defaults"]["EXPORT_S3_URI"] == "s3://rerun-exports/orders/"
+    # THEN the task role IAM stored holds each grant on exactly its resources
+    document = client(moto_server, "iam").get_role_policy(RoleName=task["taskRoleArn"].rpartition("/")[2],
+                                                          PolicyName="rerun-table")["PolicyDocument"]  # fmt: skip
+    document = json.loads(document) if isinstance(document, str) else document
+    grants = {s["Sid"]: (_as_set(s["Action"]), _as_set(s["Resource"])) for s in document["Statement"]}
+    table = f"arn:aws:dynamodb:{REGION}:123456789012:table/orders"
+    assert grants["ExportTable"] == ({"dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups"},
+                                     {table})  # fmt: skip
+    assert grants["FollowExports"] == ({"dynamodb:DescribeExport"}, {f"{table}/export/*"})
+    assert grants["ListExports"] == ({"dynamodb:ListExports"}, {"*"})
+    assert grants["WriteAndReadExports"] == ({"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"},
+                                             {"arn:aws:s3:::rerun-exports/orders/*"})  # fmt: skip
+    assert grants["ReadFailureQueues"] == ({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                            "sqs:GetQueueAttributes"}, {applied["queue_arn"]})  # fmt: skip
+    assert grants["ListFailureRecords"] == ({"s3:ListBucket"}, {"arn:aws:s3:::rerun-failures"})
+    assert grants["ReadFailureRecords"] == ({"s3:GetObject"}, {"arn:aws:s3:::rerun-failures/orders-indexer/*"})
+    assert grants["ReadTableStream"] == ({"dynamodb:DescribeStream", "dynamodb:GetShardIterator",
+                                          "dynamodb:GetRecords"}, {f"{table}/stream/*"})  # fmt: skip
 
 
 def test_the_operator_may_attach_tail_and_start_the_runbook_as_its_role(

@@ -85,3 +85,24 @@ def test_push_before_bootstrap_says_what_to_run(tmp_path: Path) -> None:
 def test_plan_files_and_mirror_lock_files_are_not_committed() -> None:
     for path in ("terraform/envs/dev/tfplan", "terraform/envs/prod/.terraform.lock.hcl"):
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO, check=False).returncode == 0, path
+
+
+def test_rerun_passes_the_incident_selections_given_on_the_command_line(tmp_path: Path) -> None:
+    # GIVEN a stand-in for the launcher that prints the variables and arguments it got
+    launcher = tmp_path / "python"
+    launcher.write_text(
+        '#!/bin/sh\necho "args=$*"\nenv | grep -E "^(CHANGED_|FAILED_BATCHES_FROM|DELETE_SETTLED)" | sort\n'
+    )
+    launcher.chmod(0o755)
+    # WHEN the operator runs the documented commands (install assumed done: -o install)
+    window = make("-o", "install", "rerun", "ENV=prod", f"PY={launcher}", "CHANGED_FROM=2026-11-27T02:10:00Z",
+                  "CHANGED_TO=2026-11-27T05:40:00Z", "LAUNCH_ARGS=--tasks 3")  # fmt: skip
+    queue = make("-o", "install", "rerun", "ENV=prod", f"PY={launcher}", "DELETE_SETTLED_MESSAGES=true",
+                 "FAILED_BATCHES_FROM=https://sqs.eu-west-1.amazonaws.com/123456789012/q")  # fmt: skip
+    # THEN the launcher sees them in its environment, which is where it takes the worker's variables from
+    assert window.returncode == 0, window.stderr
+    assert "--env prod" in window.stdout and "--tasks 3" in window.stdout
+    assert "CHANGED_FROM=2026-11-27T02:10:00Z\nCHANGED_TO=2026-11-27T05:40:00Z" in window.stdout
+    assert queue.returncode == 0, queue.stderr
+    assert "DELETE_SETTLED_MESSAGES=true" in queue.stdout
+    assert "FAILED_BATCHES_FROM=https://sqs.eu-west-1.amazonaws.com/123456789012/q" in queue.stdout

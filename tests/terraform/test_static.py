@@ -11,7 +11,13 @@ import hcl2
 import pytest
 import yaml
 
-from stream_rerun.aws import DYNAMODB_ACTIONS, OPTIONAL_DYNAMODB_ACTIONS
+from stream_rerun.aws import (
+    DYNAMODB_ACTIONS,
+    EXPORT_ACTIONS,
+    FAILURE_QUEUE_ACTIONS,
+    OPTIONAL_DYNAMODB_ACTIONS,
+    STREAM_READ_ACTIONS,
+)
 from stream_rerun.config import Settings
 from stream_rerun.launch import OPERATOR_ACTIONS
 from stream_rerun.launch.runbook import RUNBOOK_PARAMETERS
@@ -101,13 +107,14 @@ def test_every_statement_has_a_sid() -> None:
         assert statement.get("sid"), name
 
 
-def test_no_wildcard_resource_except_the_ecr_login_and_the_cluster_scoped_list() -> None:
-    for name, statement in statements():
-        for resource in statement.get("resources", []):
-            if resource == "*":
-                assert statement["actions"] in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"]), statement["sid"]
-                if statement["actions"] == ["ecs:ListTasks"]:
-                    assert _conditions(statement) == {"ecs:cluster"}, f"{name}: ListTasks on * needs ecs:cluster"
+def test_no_wildcard_resource_except_the_ecr_login_the_cluster_scoped_list_and_list_exports() -> None:
+    # dynamodb:ListExports has no resource type (Service Authorization Reference, list_amazondynamodb.html).
+    for sid, statement, resources in rendered_statements():
+        if "*" in resources:
+            actions = _expand(statement["actions"], locals_())
+            assert actions in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"], ["dynamodb:ListExports"]), sid
+            if actions == ["ecs:ListTasks"]:
+                assert _conditions(statement) == {"ecs:cluster"}, f"{sid}: ListTasks on * needs ecs:cluster"
 
 
 def _conditions(statement: dict[str, Any]) -> set[str]:
@@ -127,6 +134,7 @@ LOG_STREAM = LOG_GROUP + ":log-stream:${LogStreamName}"
 ECS_TASK = "arn:${Partition}:ecs:${Region}:${Account}:task/${ClusterName}/${TaskId}"
 S3_OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
 DDB_TABLE = "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
+SQS_QUEUE = "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}"
 SERVICE_AUTHORIZATION_FORMS: dict[str, tuple[str, ...]] = {
     "ecs:RunTask": ("arn:${Partition}:ecs:${Region}:${Account}:task-definition/${TaskDefinitionFamilyName}:"
                     "${TaskDefinitionRevisionNumber}",),
@@ -150,6 +158,18 @@ SERVICE_AUTHORIZATION_FORMS: dict[str, tuple[str, ...]] = {
     "dynamodb:DescribeTable": (DDB_TABLE,), "dynamodb:DescribeKinesisStreamingDestination": (DDB_TABLE,),
     "dynamodb:PartiQLUpdate": (DDB_TABLE,), "dynamodb:Scan": (DDB_TABLE,),
     "dynamodb:Query": (DDB_TABLE, DDB_TABLE + "/index/${IndexName}"),
+    # CHANGED_FROM: the export is requested on the table and is its own resource type, "export"; ListExports has no
+    # resource type (list_amazondynamodb.html, Actions table).
+    "dynamodb:ExportTableToPointInTime": (DDB_TABLE,), "dynamodb:DescribeContinuousBackups": (DDB_TABLE,),
+    "dynamodb:DescribeExport": (DDB_TABLE + "/export/${ExportName}",), "dynamodb:ListExports": ("*",),
+    # FAILED_BATCHES_FROM: the stream read is on the "stream" resource type; the queue on "queue" (list_amazonsqs.html);
+    # ListBucket on "bucket" (list_amazons3.html).
+    "dynamodb:DescribeStream": (DDB_TABLE + "/stream/${StreamLabel}",),
+    "dynamodb:GetShardIterator": (DDB_TABLE + "/stream/${StreamLabel}",),
+    "dynamodb:GetRecords": (DDB_TABLE + "/stream/${StreamLabel}",),
+    "sqs:ReceiveMessage": (SQS_QUEUE,), "sqs:ChangeMessageVisibility": (SQS_QUEUE,), "sqs:DeleteMessage": (SQS_QUEUE,),
+    "sqs:GetQueueAttributes": (SQS_QUEUE,),
+    "s3:ListBucket": ("arn:${Partition}:s3:::${BucketName}",),
 }  # fmt: skip
 # The module's expressions, rendered with sample values (a cluster "c", a deployment "x-dev").
 ACCOUNT = {"Partition": "aws", "Region": "eu-west-1", "Account": "123456789012"}
@@ -170,13 +190,23 @@ SAMPLE_NAMES = {"LogGroupName": "/ecs/x-dev", "LogStreamName": "rerun/worker/012
                 "TaskId": "0123", "TaskDefinitionFamilyName": "x-dev", "TaskDefinitionRevisionNumber": "3",
                 "AutomationDefinitionName": "x-dev-run", "VersionId": "$DEFAULT", "AutomationExecutionId": "0123",
                 "BucketName": "rerun-keys", "ObjectName": "redrive/r1.jsonl", "TableName": "orders",
-                "IndexName": "by_date"}  # fmt: skip
+                "IndexName": "by_date", "ExportName": "01700000000000-a1b2c3d4",
+                "StreamLabel": "2026-11-27T02:10:00.000", "QueueName": "indexer-on-failure"}  # fmt: skip
 DYNAMIC_VALUES = {"local.ecr_repository": "arn:aws:ecr:eu-west-1:123456789012:repository/x-dev",
                   "local.table_arn": RENDERED["${local.table_arn}"],
                   "local.keys_file_object_arn": "arn:aws:s3:::rerun-keys/orders/*",
                   "local.failed_keys_object_arn": "arn:aws:s3:::rerun-keys/redrive/*",
                   "var.keys_file_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k1",
-                  "var.failed_keys_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k2"}  # fmt: skip
+                  "var.failed_keys_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k2",
+                  "local.table_exports_arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/export/*",
+                  "local.table_streams_arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/*",
+                  "local.any_resource": "*",
+                  "local.export_object_arn": "arn:aws:s3:::rerun-exports/orders/*",
+                  "var.export_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k3",
+                  "local.failure_records_bucket_arn": "arn:aws:s3:::rerun-failures",
+                  "local.failure_records_object_arn": "arn:aws:s3:::rerun-failures/indexer/*"}  # fmt: skip
+# A dynamic statement whose resources are a variable's list (not its for_each's value).
+LIST_VALUES = {"${var.failure_queue_arns}": ["arn:aws:sqs:eu-west-1:123456789012:indexer-on-failure"]}
 
 
 def _render(resource: str, for_each: str) -> str:
@@ -217,7 +247,11 @@ def rendered_statements() -> list[tuple[str, dict[str, Any], list[str]]]:
         for dyn in doc.get("dynamic", []):
             for body in dyn.values():
                 content = body["content"][0]
-                resources = [_render(r, body["for_each"]) for r in content.get("resources", [])]
+                listed = content.get("resources", [])
+                if isinstance(listed, str):  # a variable's list of ARNs
+                    resources = LIST_VALUES[listed]
+                else:
+                    resources = [_render(r, body["for_each"]) for r in listed]
                 out.append((content["sid"], content, resources))
     return out
 
@@ -253,6 +287,22 @@ def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
     assert granted == set(DYNAMODB_ACTIONS)
     assert "var.allow_full_table_scan" in conditional["ScanWholeTable"][0]
     assert conditional["ReadKeyFiles"][1] == {"s3:GetObject"}
+    # the incident selections' actions, each only in the statement of its opt-in
+    assert conditional["ExportTable"][1] | conditional["FollowExports"][1] | conditional["ListExports"][1] == (
+        EXPORT_ACTIONS)  # fmt: skip
+    for sid in ("ExportTable", "FollowExports", "ListExports", "WriteAndReadExports"):
+        assert "var.export_s3_prefix" in conditional[sid][0] or "local.export_object_arn" in conditional[sid][0], sid
+    assert conditional["ReadTableStream"][1] == STREAM_READ_ACTIONS
+    assert "local.failed_batches_enabled" in conditional["ReadTableStream"][0]
+    assert loc["failed_batches_enabled"] == (
+        "${length(var.failure_queue_arns) > 0 || var.failed_batches_s3_prefix != null}")  # fmt: skip
+    assert conditional["ReadFailureQueues"][1] == FAILURE_QUEUE_ACTIONS
+    assert "var.failure_queue_arns" in conditional["ReadFailureQueues"][0]
+    optional = EXPORT_ACTIONS | STREAM_READ_ACTIONS
+    for statement in task["statement"]:  # never granted unconditionally
+        assert not set(_expand(statement["actions"], loc)) & (optional | FAILURE_QUEUE_ACTIONS), statement["sid"]
+    for sid, (_, actions) in conditional.items():
+        assert not actions & optional or sid in ("ExportTable", "FollowExports", "ListExports", "ReadTableStream"), sid
     for statement in task["statement"]:  # the table, or (for Query) the table and its named indexes
         assert "local.table_arn" in str(statement["resources"])
 
@@ -349,6 +399,66 @@ def test_runbook_parameters_refuse_what_the_worker_would(parameter: str, good: l
     pattern = runbook()["parameters"][parameter]["allowedPattern"]
     assert all(re.fullmatch(pattern, value) for value in good)
     assert not any(re.fullmatch(pattern, value) for value in bad)
+
+
+# The incident selections' parameters, each with the other variables its selection needs (so the worker's verdict is
+# about this value alone), and samples on both sides of the pattern.
+WINDOW = {"CHANGED_FROM": "2026-11-27T02:10:00Z", "EXPORT_S3_URI": "s3://rerun-exports/orders/"}
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-indexer-on-failure"
+INCIDENT_SAMPLES: list[tuple[str, str, dict[str, str], list[str], list[str]]] = [
+    ("ChangedFrom", "CHANGED_FROM", {"EXPORT_S3_URI": WINDOW["EXPORT_S3_URI"]},
+     ["2026-11-27T02:10:00Z", "2026-11-27T03:10:00+01:00", "2026-11-27T02:10Z", "2026-11-27T02:10:00.123456-05:00"],
+     ["2026-11-27T02:10:00", "2026-11-27", "1764209400", "2026-11-27T25:10:00Z", "2026-13-27T02:10:00Z"]),
+    ("ChangedTo", "CHANGED_TO", WINDOW, ["2026-11-27T05:40:00Z", "2026-11-27T06:40:00+01:00"],
+     ["2026-11-27T05:40:00", "tomorrow"]),
+    ("ExportS3Uri", "EXPORT_S3_URI", {"CHANGED_FROM": WINDOW["CHANGED_FROM"]},
+     ["s3://rerun-exports/orders/", "s3://rerun-exports"], ["s3://b/x/", "rerun-exports/orders/", "s3://Rerun/x/"]),
+    ("MaxExportWaitSeconds", "MAX_EXPORT_WAIT_SECONDS", WINDOW, ["60", "3600", "1800.5", "86400"],
+     ["0", "-1", "abc", "1 h"]),
+    ("RemovedKeysOut", "REMOVED_KEYS_OUT", WINDOW, ["s3://rerun-keys/redrive/", "s3://rerun-keys/removed.jsonl"],
+     ["s3://rerun-keys", "s3://rerun-keys/"]),
+    ("FailedBatchesFrom", "FAILED_BATCHES_FROM", {}, [QUEUE, "s3://rerun-failures/orders-indexer/",
+     "s3://rerun-failures/dump.jsonl", "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q"],
+     ["https://example.com/123456789012/q", "https://sqs.eu-west-1.amazonaws.com/12345/q", "s3://rerun-failures"]),
+    ("DeleteSettledMessages", "DELETE_SETTLED_MESSAGES", {"FAILED_BATCHES_FROM": QUEUE}, ["true", "false"],
+     ["maybe", "2"]),
+]  # fmt: skip
+# What the runbook refuses on purpose although the worker takes it: a path on the task's disk (which vanishes with it,
+# or which the task cannot read), a loopback queue (tests only), a bucket name S3 would refuse, and spellings beside
+# the documented one. The other way: MaxExportWaitSeconds takes 86401 to 99999, which the worker refuses (exit 2).
+STRICTER = {("RemovedKeysOut", "/tmp/removed.jsonl"), ("RemovedKeysOut", "s3://b/x"),
+            ("FailedBatchesFrom", "./queue-dump.jsonl"),
+            ("FailedBatchesFrom", "http://127.0.0.1:5000/123456789012/q"),
+            ("ChangedFrom", "2026-11-27 02:10:00Z"), ("ChangedFrom", "2026-11-27T02:10:00+0100"),
+            ("MaxExportWaitSeconds", "1e3"), ("DeleteSettledMessages", "yes")}  # fmt: skip
+
+
+def _worker_takes(variables: dict[str, str]) -> bool:
+    values = {"table_name": "orders", "aws_region": "eu-west-1", **{k.lower(): v for k, v in variables.items()}}
+    try:
+        Settings.model_validate(values)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("parameter", "name", "context", "good", "bad"), INCIDENT_SAMPLES,
+                         ids=[sample[0] for sample in INCIDENT_SAMPLES])  # fmt: skip
+def test_incident_parameters_take_what_the_worker_takes_and_refuse_what_it_refuses(
+    parameter: str, name: str, context: dict[str, str], good: list[str], bad: list[str]
+) -> None:
+    spec = runbook()["parameters"][parameter]
+    pattern = spec["allowedPattern"]
+    assert re.fullmatch(pattern, spec["default"]), "the default must pass its own pattern"
+    for value in good:
+        assert _worker_takes({**context, name: value}), f"the worker refuses {name}={value!r}"
+        assert re.fullmatch(pattern, value), f"{parameter} refuses {value!r}, which the worker takes"
+    for value in bad:
+        assert not _worker_takes({**context, name: value}), f"the worker takes {name}={value!r}"
+        assert not re.fullmatch(pattern, value), f"{parameter} takes {value!r}, which the worker refuses"
+    for stricter, value in STRICTER:
+        if stricter == parameter:
+            assert _worker_takes({**context, name: value}) and not re.fullmatch(pattern, value), value
 
 
 def test_runbook_parameters_are_the_launchers_and_each_reaches_its_variable() -> None:

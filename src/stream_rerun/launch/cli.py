@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--stop-on-interrupt", action="store_true", help="Ctrl-C stops the task(s)")
     parser.add_argument("--runbook", action="store_true", help="start the SSM Automation runbook instead")
     parser.add_argument(
-        "--tasks", type=int, default=1, help=f"fan out over N tasks, 1-{MAX_TASKS} (ALL_ITEMS, KEYS_FILE)"
+        "--tasks", type=int, default=1, help=f"fan out over N tasks, 1-{MAX_TASKS} (ALL_ITEMS, KEYS_FILE, CHANGED_FROM)"
     )
     parser.add_argument("--spot", action="store_true", help="run on FARGATE_SPOT (resume a reclaimed run by RUN_ID)")
     parser.add_argument("--attach", metavar="RUN_ID|TASK_ARN", help="follow tasks that already run; start none")
@@ -108,6 +108,19 @@ def check_selection(environment: dict[str, str]) -> None:
         raise ConfigError(
             f"FAILED_KEYS_OUT={out!r} is a local path, which would vanish with the ECS task: give "
             "s3://<bucket>/<failed_keys_s3_prefix>/ (or unset it: Terraform's failed_keys_s3_prefix is the default)"
+        )
+    removed = environment.get("REMOVED_KEYS_OUT")
+    if removed is not None and not removed.startswith("s3://"):
+        raise ConfigError(
+            f"REMOVED_KEYS_OUT={removed!r} is a local path, which would vanish with the ECS task: give "
+            "s3://<bucket>/<failed_keys_s3_prefix>/ (the folder gets <RUN_ID>.removed.jsonl)"
+        )
+    batches = environment.get("FAILED_BATCHES_FROM")
+    if batches is not None and not batches.startswith(("s3://", "https://", "http://")):
+        raise ConfigError(
+            f"FAILED_BATCHES_FROM={batches!r} is a local file, which the ECS task cannot read: upload it "
+            f"(aws s3 cp {batches} s3://<bucket>/<failed_batches_s3_prefix>/) and pass the s3:// URI, or give the "
+            "on-failure queue's URL"
         )
 
 

@@ -20,8 +20,13 @@ RUNBOOK_PARAMETERS = {"HASH_KEY_VALUE": "HashKeyValue", "GSI_DATE": "GsiDate", "
                       "TOTAL_SEGMENTS": "TotalSegments", "KEYS_FILE": "KeysFile",
                       "SORT_KEY_BEGINS_WITH": "SortKeyBeginsWith", "SORT_KEY_FROM": "SortKeyFrom",
                       "SORT_KEY_TO": "SortKeyTo", "FILTER_ATTRIBUTE": "FilterAttribute",
-                      "FILTER_VALUES": "FilterValues", "FAILED_KEYS_OUT": "FailedKeysOut"}  # fmt: skip
+                      "FILTER_VALUES": "FilterValues", "FAILED_KEYS_OUT": "FailedKeysOut",
+                      "CHANGED_FROM": "ChangedFrom", "CHANGED_TO": "ChangedTo", "EXPORT_S3_URI": "ExportS3Uri",
+                      "MAX_EXPORT_WAIT_SECONDS": "MaxExportWaitSeconds", "REMOVED_KEYS_OUT": "RemovedKeysOut",
+                      "FAILED_BATCHES_FROM": "FailedBatchesFrom",
+                      "DELETE_SETTLED_MESSAGES": "DeleteSettledMessages"}  # fmt: skip
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "CompletedWithSuccess"}
+_BOOLEAN_NAMES = ("DRY_RUN", "ALL_ITEMS", "DELETE_SETTLED_MESSAGES")
 _BOOLEANS = {"1": "true", "0": "false", "yes": "true", "no": "false", "on": "true", "off": "false"}
 
 
@@ -33,9 +38,7 @@ def parameters(environment: dict[str, str]) -> dict[str, list[str]]:
         raise ConfigError(f"the runbook takes no {', '.join(extra)}: unset them, or launch without --runbook")
     out = {}
     for name, value in environment.items():
-        spelled = (
-            _BOOLEANS.get(value.strip().lower(), value.strip().lower()) if name in ("DRY_RUN", "ALL_ITEMS") else value
-        )
+        spelled = _BOOLEANS.get(value.strip().lower(), value.strip().lower()) if name in _BOOLEAN_NAMES else value
         out[RUNBOOK_PARAMETERS[name]] = [spelled]
     return out
 

@@ -3,27 +3,31 @@
 module "stream_rerun" {
   source = "../../modules/stream-rerun"
 
-  name                    = var.name
-  environment             = "dev"
-  table_name              = var.table_name
-  hash_key_name           = var.hash_key_name
-  gsi_name                = var.gsi_name
-  extra_index_names       = var.extra_index_names
-  image_uri               = var.image_uri
-  cpu_architecture        = var.cpu_architecture
-  vpc_id                  = var.vpc_id
-  subnet_ids              = var.subnet_ids
-  cpu                     = 512
-  memory                  = 1024
-  max_wcu_per_second      = var.max_wcu_per_second
-  log_kms_key_arn         = var.log_kms_key_arn
-  allow_full_table_scan   = var.allow_full_table_scan
-  keys_file_s3_prefix     = var.keys_file_s3_prefix
-  keys_file_kms_key_arn   = var.keys_file_kms_key_arn
-  failed_keys_s3_prefix   = var.failed_keys_s3_prefix
-  failed_keys_kms_key_arn = var.failed_keys_kms_key_arn
-  fargate_spot            = var.fargate_spot
-  alarm_topic_arn         = var.alarm_topic_arn
+  name                     = var.name
+  environment              = "dev"
+  table_name               = var.table_name
+  hash_key_name            = var.hash_key_name
+  gsi_name                 = var.gsi_name
+  extra_index_names        = var.extra_index_names
+  image_uri                = var.image_uri
+  cpu_architecture         = var.cpu_architecture
+  vpc_id                   = var.vpc_id
+  subnet_ids               = var.subnet_ids
+  cpu                      = 512
+  memory                   = 1024
+  max_wcu_per_second       = var.max_wcu_per_second
+  log_kms_key_arn          = var.log_kms_key_arn
+  allow_full_table_scan    = var.allow_full_table_scan
+  keys_file_s3_prefix      = var.keys_file_s3_prefix
+  keys_file_kms_key_arn    = var.keys_file_kms_key_arn
+  failed_keys_s3_prefix    = var.failed_keys_s3_prefix
+  failed_keys_kms_key_arn  = var.failed_keys_kms_key_arn
+  export_s3_prefix         = var.export_s3_prefix
+  export_kms_key_arn       = var.export_kms_key_arn
+  failure_queue_arns       = var.failure_queue_arns
+  failed_batches_s3_prefix = var.failed_batches_s3_prefix
+  fargate_spot             = var.fargate_spot
+  alarm_topic_arn          = var.alarm_topic_arn
 }
 
 output "run_task_config" {

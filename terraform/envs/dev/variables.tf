@@ -99,6 +99,31 @@ variable "failed_keys_kms_key_arn" {
   default     = null
 }
 
+variable "export_s3_prefix" {
+  description = "s3://bucket/prefix/ where CHANGED_FROM runs write incremental exports (the task's EXPORT_S3_URI), or null: no CHANGED_FROM. The table needs point-in-time recovery."
+  type        = string
+  default     = null
+}
+
+variable "export_kms_key_arn" {
+  description = "KMS key of an SSE-KMS export bucket (kms:GenerateDataKey and kms:Decrypt through S3 and DynamoDB), or null."
+  type        = string
+  default     = null
+}
+
+variable "failure_queue_arns" {
+  description = "SQS on-failure queues of the table's Lambda consumers that FAILED_BATCHES_FROM may read (and, with DELETE_SETTLED_MESSAGES, delete from)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "failed_batches_s3_prefix" {
+  description = "s3://bucket/prefix/ of Lambda's S3 on-failure records or queue dumps that FAILED_BATCHES_FROM may read, or null."
+  type        = string
+  default     = null
+}
+
 variable "fargate_spot" {
   description = "Run on FARGATE_SPOT by default (the launcher and the runbook start a task on FARGATE when Spot capacity is short)."
   type        = bool

@@ -53,6 +53,12 @@ module "stream_rerun" {
   failed_keys_s3_prefix   = var.failed_keys_s3_prefix
   failed_keys_kms_key_arn = var.failed_keys_kms_key_arn
 
+  # incident selections: a time window of changes (CHANGED_FROM), the batches a consumer failed (FAILED_BATCHES_FROM)
+  export_s3_prefix         = var.export_s3_prefix
+  export_kms_key_arn       = var.export_kms_key_arn
+  failure_queue_arns       = var.failure_queue_arns
+  failed_batches_s3_prefix = var.failed_batches_s3_prefix
+
   # capacity and alarms
   fargate_spot    = true
   alarm_topic_arn = var.alarm_topic_arn

@@ -93,3 +93,29 @@ variable "alarm_topic_arn" {
   type        = string
   default     = null
 }
+
+variable "export_s3_prefix" {
+  description = "s3://bucket/prefix/ of the incremental exports (CHANGED_FROM)."
+  type        = string
+  default     = "s3://rerun-exports/orders/"
+  nullable    = false
+}
+
+variable "export_kms_key_arn" {
+  description = "KMS key of the export bucket (SSE-KMS), or null."
+  type        = string
+  default     = null
+}
+
+variable "failure_queue_arns" {
+  description = "SQS on-failure queues of the table's Lambda consumers (FAILED_BATCHES_FROM)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "failed_batches_s3_prefix" {
+  description = "s3://bucket/prefix/ of Lambda's S3 on-failure records (FAILED_BATCHES_FROM), or null."
+  type        = string
+  default     = "s3://rerun-failures/orders-indexer/"
+}

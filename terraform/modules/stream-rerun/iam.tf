@@ -81,6 +81,23 @@ locals {
   dynamodb_scan_actions  = ["dynamodb:Scan"] # only with allow_full_table_scan (ALL_ITEMS=true)
   keys_file_object_arn   = var.keys_file_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.keys_file_s3_prefix, "s3://")}*"
   failed_keys_object_arn = var.failed_keys_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.failed_keys_s3_prefix, "s3://")}*"
+
+  # Must equal stream_rerun.aws.EXPORT_ACTIONS and STREAM_READ_ACTIONS (a test compares them with their opt-ins).
+  dynamodb_export_table_actions = ["dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups"]
+  dynamodb_export_read_actions  = ["dynamodb:DescribeExport"]
+  dynamodb_export_list_actions  = ["dynamodb:ListExports"]
+  dynamodb_stream_read_actions  = ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"]
+  failure_queue_actions         = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+  export_object_arn             = var.export_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.export_s3_prefix, "s3://")}*"
+  table_exports_arn             = "${local.table_arn}/export/*"
+  table_streams_arn             = "${local.table_arn}/stream/*"
+  any_resource                  = "*"
+  # s3://bucket/prefix/ -> the bucket's ARN (ListBucket) and the prefix's objects (GetObject)
+  failure_records_parts      = var.failed_batches_s3_prefix == null ? null : regex("^s3://([^/]+)/(.*)$", var.failed_batches_s3_prefix)
+  failure_records_bucket_arn = var.failed_batches_s3_prefix == null ? null : "arn:${local.partition}:s3:::${local.failure_records_parts[0]}"
+  failure_records_object_arn = var.failed_batches_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.failed_batches_s3_prefix, "s3://")}*"
+  # FAILED_BATCHES_FROM is usable with a queue, or with S3 records or dumps: both may need the stream read back.
+  failed_batches_enabled = length(var.failure_queue_arns) > 0 || var.failed_batches_s3_prefix != null
 }
 
 resource "aws_iam_role" "tasks" {
@@ -161,6 +178,112 @@ data "aws_iam_policy_document" "tasks" {
         variable = "kms:ViaService"
         values   = ["s3.${local.region}.amazonaws.com"]
       }
+    }
+  }
+
+  # ---- CHANGED_FROM: incremental exports the worker requests (export_s3_prefix) ----
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html (permissions)
+  dynamic "statement" {
+    for_each = var.export_s3_prefix == null ? [] : [local.table_arn]
+    content {
+      # DescribeContinuousBackups: preflight reads point-in-time recovery's restorable window.
+      sid       = "ExportTable"
+      actions   = local.dynamodb_export_table_actions
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.export_s3_prefix == null ? [] : [local.table_exports_arn]
+    content {
+      sid       = "FollowExports"
+      actions   = local.dynamodb_export_read_actions
+      resources = [statement.value]
+    }
+  }
+
+  # ListExports has no resource type in the Service Authorization Reference (list_amazondynamodb.html): "*" only.
+  # A resume after the ClientToken's 8 hours finds its finished export by listing the table's exports.
+  dynamic "statement" {
+    for_each = var.export_s3_prefix == null ? [] : [local.any_resource]
+    content {
+      sid       = "ListExports"
+      actions   = local.dynamodb_export_list_actions
+      resources = [statement.value]
+    }
+  }
+
+  # DynamoDB writes the export with the caller's permissions (PutObject, multipart); the worker reads it back.
+  dynamic "statement" {
+    for_each = local.export_object_arn == null ? [] : [local.export_object_arn]
+    content {
+      sid       = "WriteAndReadExports"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.export_kms_key_arn == null || local.export_object_arn == null ? [] : [var.export_kms_key_arn]
+    content {
+      # DynamoDB writes the export's objects through S3 with this key; the worker reads them back through S3.
+      sid       = "EncryptExports"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # ---- FAILED_BATCHES_FROM: a Lambda consumer's on-failure records (failure_queue_arns, failed_batches_s3_prefix) ----
+  # https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+  dynamic "statement" {
+    for_each = length(var.failure_queue_arns) == 0 ? [] : [1]
+    content {
+      # The worker extends a message's visibility while it works, and deletes it only with DELETE_SETTLED_MESSAGES.
+      sid       = "ReadFailureQueues"
+      actions   = local.failure_queue_actions
+      resources = var.failure_queue_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.failure_records_bucket_arn == null ? [] : [local.failure_records_bucket_arn]
+    content {
+      # Lambda writes one object per failed batch: the worker lists the folder it is given, under this prefix only.
+      sid       = "ListFailureRecords"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${local.failure_records_parts[1]}*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.failure_records_object_arn == null ? [] : [local.failure_records_object_arn]
+    content {
+      sid       = "ReadFailureRecords"
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+    }
+  }
+
+  # A record of the queue holds only the batch's position: its keys are read back from the table's stream.
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+  dynamic "statement" {
+    for_each = local.failed_batches_enabled ? [local.table_streams_arn] : []
+    content {
+      sid       = "ReadTableStream"
+      actions   = local.dynamodb_stream_read_actions
+      resources = [statement.value]
     }
   }
 }

@@ -33,6 +33,7 @@ locals {
     METRICS_NAMESPACE      = var.metrics_namespace
     METRICS_ENVIRONMENT    = var.environment
     FAILED_KEYS_OUT        = var.failed_keys_s3_prefix
+    EXPORT_S3_URI          = var.export_s3_prefix
   } : k => v if v != null }
 
   tags = merge(var.tags, { "app" = "ddb-stream-rerun", "environment" = var.environment })

@@ -331,6 +331,52 @@ variable "failed_keys_kms_key_arn" {
   }
 }
 
+# ---- Incident selections: a time window of changes, the batches a consumer failed ----
+variable "export_s3_prefix" {
+  description = "s3://bucket/prefix/ where CHANGED_FROM runs write the table's incremental exports (the task's default EXPORT_S3_URI). Grants dynamodb:ExportTableToPointInTime, DescribeContinuousBackups on the table, DescribeExport on its exports, ListExports (on *, it has no resource type), and s3:PutObject, AbortMultipartUpload, GetObject under the prefix only; null disables CHANGED_FROM. The table needs point-in-time recovery."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.export_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+/$", var.export_s3_prefix))
+    error_message = "export_s3_prefix must look like s3://bucket/prefix/ (a prefix ending in /, not the whole bucket)."
+  }
+}
+
+variable "export_kms_key_arn" {
+  description = "KMS key of an SSE-KMS export bucket: grants kms:GenerateDataKey and kms:Decrypt on it (through S3 and DynamoDB only); null for SSE-S3 buckets."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.export_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.export_kms_key_arn))
+    error_message = "export_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "failure_queue_arns" {
+  description = "ARNs of the SQS on-failure queues of the table's Lambda consumers that FAILED_BATCHES_FROM may name: grants sqs:ReceiveMessage, ChangeMessageVisibility, DeleteMessage, GetQueueAttributes on them, and the stream read (dynamodb:DescribeStream, GetShardIterator, GetRecords on the table's stream/*)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.failure_queue_arns : can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", arn))])
+    error_message = "failure_queue_arns must be SQS queue ARNs (arn:aws:sqs:<region>:<account>:<queue>)."
+  }
+}
+
+variable "failed_batches_s3_prefix" {
+  description = "s3://bucket/prefix/ holding Lambda's S3 on-failure records, or JSON Lines dumps of a queue, that FAILED_BATCHES_FROM may name: grants s3:ListBucket (this prefix only) and s3:GetObject under it, and the stream read; null: no s3:// FAILED_BATCHES_FROM."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.failed_batches_s3_prefix == null ? true : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+/$", var.failed_batches_s3_prefix))
+    error_message = "failed_batches_s3_prefix must look like s3://bucket/prefix/ (a prefix ending in /, not the whole bucket)."
+  }
+}
+
 # ---- Capacity ----
 variable "fargate_spot" {
   description = "Run tasks on FARGATE_SPOT by default (the launcher's --spot for one run); a task RunTask cannot place for lack of Spot capacity is started on FARGATE by the launcher and the runbook (ECS does not fall back by itself). A reclaimed task gets SIGTERM two minutes ahead, stops cleanly, and resumes with the same RUN_ID."

@@ -133,14 +133,19 @@ def test_config_file_needs_no_ssm_and_no_default_region(
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [("KEYS_FILE", "./dlq-keys.jsonl", "KEYS_FILE='./dlq-keys.jsonl' is a local file"),
-     ("FAILED_KEYS_OUT", "/tmp/redrive.jsonl", "FAILED_KEYS_OUT='/tmp/redrive.jsonl' is a local path")],
+     ("FAILED_KEYS_OUT", "/tmp/redrive.jsonl", "FAILED_KEYS_OUT='/tmp/redrive.jsonl' is a local path"),
+     ("REMOVED_KEYS_OUT", "removed.jsonl", "REMOVED_KEYS_OUT='removed.jsonl' is a local path"),
+     ("FAILED_BATCHES_FROM", "./queue-dump.jsonl", "FAILED_BATCHES_FROM='./queue-dump.jsonl' is a local file")],
 )  # fmt: skip
 def test_a_local_path_is_refused_before_any_task_starts(
     name: str, value: str, says: str, aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     # GIVEN an operator who points a file at the laptop (found by running the launcher against moto)
     deploy(aws)
-    monkeypatch.setenv("HASH_KEY_VALUE" if name != "KEYS_FILE" else "RUN_ID", "x-1")
+    window = {"CHANGED_FROM": "2026-11-27T02:10:00Z", "EXPORT_S3_URI": "s3://exports/orders/"}
+    selection = {"KEYS_FILE": {"RUN_ID": "x-1"}, "FAILED_BATCHES_FROM": {"RUN_ID": "x-1"}, "REMOVED_KEYS_OUT": window}
+    for other, given in selection.get(name, {"HASH_KEY_VALUE": "x-1"}).items():
+        monkeypatch.setenv(other, given)
     monkeypatch.setenv(name, value)
     # WHEN launching THEN exit 2 says what to do instead, and nothing runs in the cluster
     assert launch.main(["--env", "prod", "--no-wait"], clients=clients(aws)) == 2
@@ -163,6 +168,41 @@ def test_an_export_fans_out_with_its_narrowing_and_redrive_settings(aws: Any, mo
     envs = started_environments(aws)
     assert sorted(e.pop("WORKER_INDEX") for e in envs) == ["0", "1", "2"]
     assert envs == [{**given, "WORKER_COUNT": "3"}] * 3
+
+
+def test_a_time_window_fans_out_over_the_exports_data_files(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the incident's window, where the exports go, and where deleted items are listed
+    deploy(aws)
+    given = {"CHANGED_FROM": "2026-11-27T02:10:00Z", "CHANGED_TO": "2026-11-27T05:40:00+01:00", "RUN_ID": "inc-7",
+             "EXPORT_S3_URI": "s3://rerun-exports/orders/", "MAX_EXPORT_WAIT_SECONDS": "1800",
+             "REMOVED_KEYS_OUT": "s3://b/redrive/"}  # fmt: skip
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    # WHEN launched over 3 tasks THEN each gets the window and its share, under one RUN_ID (one shared export)
+    assert launch.main(["--env", "prod", "--no-wait", "--tasks", "3"], clients=clients(aws)) == 0
+    envs = started_environments(aws)
+    assert sorted(e.pop("WORKER_INDEX") for e in envs) == ["0", "1", "2"]
+    assert envs == [{**given, "WORKER_COUNT": "3"}] * 3
+
+
+def test_the_batches_a_consumer_failed_are_forwarded_from_a_queue(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    deploy(aws)
+    given = {"FAILED_BATCHES_FROM": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-indexer-on-failure",
+             "DELETE_SETTLED_MESSAGES": "true", "RUN_ID": "inc-8"}  # fmt: skip
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    assert launch.main(["--env", "prod", "--no-wait"], clients=clients(aws)) == 0
+    assert started_environments(aws) == [given]
+
+
+def test_a_time_window_without_an_export_prefix_starts_nothing(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    deploy(aws)  # a deployment without export_s3_prefix: no EXPORT_S3_URI default
+    monkeypatch.setenv("CHANGED_FROM", "2026-11-27T02:10:00Z")
+    assert launch.main(["--env", "prod", "--no-wait"], clients=clients(aws)) == 2
+    assert "CHANGED_FROM needs EXPORT_S3_URI" in capsys.readouterr().err
+    assert aws["ecs"].list_tasks(cluster=run_config()["cluster"])["taskArns"] == []
 
 
 def test_fan_out_that_fails_part_way_stops_the_started_tasks(

@@ -49,5 +49,17 @@ def test_runbook_no_wait_returns_after_starting_it() -> None:
 def test_runbook_parameters_spell_booleans_as_it_accepts_them() -> None:
     assert parameters({"DRY_RUN": "1", "ALL_ITEMS": "Yes", "RUN_ID": "r"}) == {
         "DryRun": ["true"], "AllItems": ["true"], "RunId": ["r"]}  # fmt: skip
+    assert parameters({"DELETE_SETTLED_MESSAGES": "ON", "FAILED_BATCHES_FROM": "https://sqs.x/1/q"}) == {
+        "DeleteSettledMessages": ["true"], "FailedBatchesFrom": ["https://sqs.x/1/q"]}  # fmt: skip
     with pytest.raises(ConfigError, match="the runbook takes no MAX_WCU_PER_SECOND"):
         parameters({"HASH_KEY_VALUE": "x", "MAX_WCU_PER_SECOND": "5"})
+
+
+def test_runbook_takes_a_time_window() -> None:
+    given = {"CHANGED_FROM": "2026-11-27T02:10:00Z", "CHANGED_TO": "2026-11-27T05:40:00Z", "RUN_ID": "inc-7",
+             "EXPORT_S3_URI": "s3://rerun-exports/orders/", "MAX_EXPORT_WAIT_SECONDS": "1800",
+             "REMOVED_KEYS_OUT": "s3://rerun-keys/redrive/"}  # fmt: skip
+    assert parameters(given) == {
+        "ChangedFrom": ["2026-11-27T02:10:00Z"], "ChangedTo": ["2026-11-27T05:40:00Z"], "RunId": ["inc-7"],
+        "ExportS3Uri": ["s3://rerun-exports/orders/"], "MaxExportWaitSeconds": ["1800"],
+        "RemovedKeysOut": ["s3://rerun-keys/redrive/"]}  # fmt: skip

@@ -50,6 +50,14 @@ run "defaults_grant_no_scan_no_s3_no_kms" {
     error_message = "FAILED_KEYS_OUT is set without failed_keys_s3_prefix"
   }
   assert {
+    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ExportTable", "FollowExports", "ListExports", "WriteAndReadExports", "EncryptExports", "ReadFailureQueues", "ListFailureRecords", "ReadFailureRecords", "ReadTableStream"], s.sid)]) == 0
+    error_message = "an export, queue, failure-record or stream grant appears without its opt-in"
+  }
+  assert {
+    condition     = !strcontains(aws_ecs_task_definition.this.container_definitions, "EXPORT_S3_URI")
+    error_message = "EXPORT_S3_URI is set without export_s3_prefix"
+  }
+  assert {
     condition     = one(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].mountPoints).containerPath == "/tmp" && one(aws_ecs_task_definition.this.volume).name == "scratch"
     error_message = "the read-only container has no writable /tmp (the re-drive spool needs one)"
   }
@@ -214,4 +222,92 @@ run "cluster_name_instead_of_arn_is_refused" {
     cluster_arn = "stream-rerun-prod"
   }
   expect_failures = [var.cluster_arn]
+}
+
+run "export_prefix_grants_exactly_the_export_and_nothing_of_failed_batches" {
+  command = plan
+
+  variables {
+    export_s3_prefix   = "s3://rerun-exports/orders/"
+    export_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "ExportTable"]) == toset(["dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ExportTable"]) == toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"])
+    error_message = "export_s3_prefix must grant ExportTableToPointInTime and DescribeContinuousBackups on the table"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "FollowExports"]) == toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/orders/export/*"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "FollowExports"]) == toset(["dynamodb:DescribeExport"])
+    error_message = "DescribeExport must be granted on the table's exports only"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "ListExports"]) == toset(["dynamodb:ListExports"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ListExports"]) == toset(["*"])
+    error_message = "ListExports (no resource type) must be granted alone on *"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "WriteAndReadExports"]) == toset(["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "WriteAndReadExports"]) == toset(["arn:aws:s3:::rerun-exports/orders/*"])
+    error_message = "the export's S3 writes and reads must be granted exactly under export_s3_prefix"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "EncryptExports"]) == toset(["arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-12ab-34cd-56ef-1234567890ab"])
+    error_message = "export_kms_key_arn did not grant its key"
+  }
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "EXPORT_S3_URI", value = "s3://rerun-exports/orders/" })
+    error_message = "export_s3_prefix is not the task's default EXPORT_S3_URI"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ReadFailureQueues", "ListFailureRecords", "ReadFailureRecords", "ReadTableStream"], s.sid)]) == 0
+    error_message = "export_s3_prefix must not grant queues, failure records or the stream read"
+  }
+}
+
+run "failure_queues_grant_the_queues_and_the_stream_read_only" {
+  command = plan
+
+  variables {
+    failure_queue_arns = ["arn:aws:sqs:eu-west-1:123456789012:indexer-on-failure", "arn:aws:sqs:eu-west-1:123456789012:mailer-on-failure"]
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "ReadFailureQueues"]) == toset(["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ReadFailureQueues"]) == toset(["arn:aws:sqs:eu-west-1:123456789012:indexer-on-failure", "arn:aws:sqs:eu-west-1:123456789012:mailer-on-failure"])
+    error_message = "failure_queue_arns must grant the four SQS actions on exactly those queues"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.actions if s.sid == "ReadTableStream"]) == toset(["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"]) && one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ReadTableStream"]) == toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/*"])
+    error_message = "failed batches must grant the stream read on the table's stream/* only"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.tasks.statement : s.sid if contains(["ExportTable", "FollowExports", "ListExports", "WriteAndReadExports", "ListFailureRecords", "ReadFailureRecords"], s.sid)]) == 0
+    error_message = "failure_queue_arns must not grant exports or S3"
+  }
+}
+
+run "failure_records_prefix_grants_listing_that_prefix_and_the_stream_read" {
+  command = plan
+
+  variables {
+    failed_batches_s3_prefix = "s3://rerun-failures/indexer/"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ListFailureRecords"]) == toset(["arn:aws:s3:::rerun-failures"]) && toset(one(one([for s in data.aws_iam_policy_document.tasks.statement : s.condition if s.sid == "ListFailureRecords"])).values) == toset(["indexer/*"]) && one(one([for s in data.aws_iam_policy_document.tasks.statement : s.condition if s.sid == "ListFailureRecords"])).variable == "s3:prefix"
+    error_message = "ListBucket must be granted on the bucket for the prefix only"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.tasks.statement : s.resources if s.sid == "ReadFailureRecords"]) == toset(["arn:aws:s3:::rerun-failures/indexer/*"])
+    error_message = "failure records must be readable exactly under failed_batches_s3_prefix"
+  }
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.tasks.statement : s.sid], "ReadTableStream") && !contains([for s in data.aws_iam_policy_document.tasks.statement : s.sid], "ReadFailureQueues")
+    error_message = "S3 failure records need the stream read, and no queue"
+  }
+}
+
+run "failure_queue_name_instead_of_arn_is_refused" {
+  command = plan
+  variables {
+    failure_queue_arns = ["https://sqs.eu-west-1.amazonaws.com/123456789012/indexer-on-failure"]
+  }
+  expect_failures = [var.failure_queue_arns]
 }

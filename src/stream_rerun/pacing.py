@@ -78,15 +78,15 @@ class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
     With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and doubles
-    every `slow_interval` until the first throttle (from 100 to a few thousand units/s in about 1.5 s), and neither phase raises it past the rate DynamoDB was seen to
-    accept twice over (so a burst is at most about twice what the table takes). A throttle
-    sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
-    congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate accepted at the
-    last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and from there
-    `probe` times as fast: the edge is probed gently, so congestion events (and
-    the statements throttled in each, those already in flight) come several seconds apart. It never falls below
-    `floor_share` of the first cut: throttling that does not follow the rate (a hot key, another writer) is left to
-    each batch's backoff, not answered with a rate that decays to nothing.
+    every `slow_interval` until the first throttle (from 100 to a few thousand units/s in about 1.5 s), and neither
+    phase raises it past the rate DynamoDB was seen to accept twice over (so a burst is at most about twice what the
+    table takes). A throttle sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per
+    `cooldown` (one congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate
+    accepted at the last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and
+    from there `probe` times as fast: the edge is probed gently, so congestion events (and the statements throttled in
+    each, those already in flight) come several seconds apart. It never falls below `floor_share` of the first cut:
+    throttling that does not follow the rate (a hot key, another writer) is left to each batch's backoff, not answered
+    with a rate that decays to nothing.
     """
 
     def __init__(

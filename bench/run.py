@@ -397,6 +397,23 @@ def report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def differential_report(cpu: dict[tuple[int, str], float]) -> str:
+    """CPU per item of the whole process without its fixed costs (imports, the client, preflight): the difference of
+    the median CPU (getrusage: user + system) between the smallest and the largest size, per item of difference."""
+    sizes = sorted({size for size, _ in cpu})
+    if len(sizes) < 2:
+        return ""
+    small, large = sizes[0], sizes[-1]
+    lines = ["", f"CPU per item, whole process (getrusage, user + system), {small} vs {large} items: the difference "
+             "of the median runs' CPU seconds over the difference in items (the fixed start-up cost cancels out):", "",
+             "| contender | CPU ms/item (differential) |", "| --- | ---: |"]  # fmt: skip
+    for kind in ("limit", "worker"):
+        per_item = 1000 * (cpu[(large, kind)] - cpu[(small, kind)]) / (large - small)
+        lines.append(f"| {kind} | {per_item:.3f} |")
+        print(f"{kind} CPU ms/item, {small} vs {large} differential: {per_item:.3f}", flush=True)
+    return "\n".join(lines) + "\n"
+
+
 CACHE = ROOT / ".cache" / "dynamodb-local"
 # --only NAME: the section's heading in results.md, and what writes it
 SECTIONS: dict[str, tuple[str, Any]] = {
@@ -428,6 +445,7 @@ def main() -> int:
         print(args.out.read_text())
         return 0
     rows: list[dict[str, Any]] = []
+    cpu: dict[tuple[int, str], float] = {}
     for size in args.sizes:
         # A fresh emulator per size: DynamoDB Local slows down on a second table once a first one has a long stream.
         with local.dynamodb_local(ROOT / ".cache" / "dynamodb-local") as endpoint:
@@ -445,9 +463,11 @@ def main() -> int:
             if "seed" not in runs:  # its rate does not depend on the size: the smallest size's run stands in
                 runs["seed"] = [next(x for x in rows if x["kind"] == "seed")]
             rows += [{**median(runs[k]), "size": size, "kind": k} for k in ("seed", "limit", "worker")]
+            for k in ("limit", "worker"):  # the median CPU of the runs, for the differential (robust on a busy host)
+                cpu[(size, k)] = sorted(r["cpu_s"] for r in runs[k])[len(runs[k]) // 2]
     caps = measure_caps(args.rtt_ms)
     whole = measure_whole_table(args.whole_table, args.rtt_ms) if args.whole_table else None
-    text = report(rows, args.rtt_ms) + cap_report(caps)
+    text = report(rows, args.rtt_ms) + differential_report(cpu) + cap_report(caps)
     text += whole_table_report(whole, args.whole_table, args.rtt_ms) if whole else ""
     text += capacity_report(measure_capacity())
     text += SECTIONS["export"][1](args) if args.export else ""

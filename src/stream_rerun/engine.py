@@ -60,6 +60,12 @@ class Counters:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
+    def add_many(self, counts: dict[str, int | float]) -> None:
+        """Several counters at once, under one lock (a request's outcomes, not one lock per item)."""
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -127,9 +133,13 @@ class Engine:
         try:
             for page in prefetch:
                 self.counters.add("selected", len(page))
-                size = self.budget.batch_size(BATCH_SIZE)  # follows the adaptive rate, page by page
-                for start in range(0, len(page), size):
+                start = 0
+                while start < len(page):
+                    # follows the adaptive rate batch by batch: a page read at the slow start's low rate is not cut
+                    # into small requests to its end
+                    size = self.budget.batch_size(BATCH_SIZE)
                     batch = page[start : start + size]
+                    start += size
                     if not self._submit(pool, slots, batch):
                         self._unprocessed(batch)
         finally:
@@ -287,17 +297,20 @@ class Engine:
         self._record([(p.key, Outcome.FAILED, reason) for p in pending])
 
     def _record(self, settled: list[tuple[Key, Outcome, str]]) -> None:
-        if settled:
-            self.stall.progress()
+        if not settled:
+            return
+        self.stall.progress()
+        counts: dict[str, int | float] = {}
+        failed: list[Key] = []
         for key, outcome, detail in settled:
-            self.counters.add(outcome.value)
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
             if outcome is Outcome.FAILED:
+                failed.append(key)
                 log.warning("item failed", extra={"event": "item_failed", "key": plain_key(key), "reason": detail})
-        failed = [key for key, outcome, _ in settled if outcome is Outcome.FAILED]
+        self.counters.add_many(counts)
         if failed:
             self.unsettled(failed)
-        if settled:
-            self.settled([(key, outcome.value) for key, outcome, _ in settled])
+        self.settled([(key, outcome.value) for key, outcome, _ in settled])
 
     # ---- progress ----
     def _progress(self) -> None:

@@ -160,15 +160,17 @@ class Toucher:
             Variant.INCREMENT: f"{head}{rev} + ?{set_marker} WHERE {where}{not_done}",
             Variant.INIT: f"{head}?{set_marker} WHERE {where} AND {rev} IS MISSING{not_done}",
         }
+        # The parameters around the key's values are the same for every item: built once.
+        run = [{"S": run_id}] if marker else []
+        self._before_key: list[Any] = [{"N": "1"}, *run]
+        self._after_key: list[Any] = [*run, *(only.values if only else ())]
 
     def statement(self, pending: Pending) -> dict[str, Any]:
         """The BatchStatementRequest for one item (both variants take the same parameters)."""
-        run = [{"S": self.run_id}] if self.marker else []
-        only = list(self.only.values) if self.only else []
-        params = [{"N": "1"}, *run, *(pending.key[k] for k in self.key_names), *run, *only]
+        key = pending.key
         return {
             "Statement": self._statements[pending.variant],
-            "Parameters": params,
+            "Parameters": [*self._before_key, *[key[k] for k in self.key_names], *self._after_key],
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 

@@ -133,13 +133,9 @@ class Engine:
         try:
             for page in prefetch:
                 self.counters.add("selected", len(page))
-                start = 0
-                while start < len(page):
-                    # follows the adaptive rate batch by batch: a page read at the slow start's low rate is not cut
-                    # into small requests to its end
-                    size = self.budget.batch_size(BATCH_SIZE)
+                size = self.budget.batch_size(BATCH_SIZE)  # follows the adaptive rate, page by page
+                for start in range(0, len(page), size):
                     batch = page[start : start + size]
-                    start += size
                     if not self._submit(pool, slots, batch):
                         self._unprocessed(batch)
         finally:

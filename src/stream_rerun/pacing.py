@@ -78,15 +78,15 @@ class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
     With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and doubles
-    every `slow_interval` until the first throttle (from 100 to a few thousand units/s in about 1.5 s), and neither
-    phase raises it past the rate DynamoDB was seen to accept twice over (so a burst is at most about twice what the
-    table takes). A throttle sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per
-    `cooldown` (one congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate
-    accepted at the last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and
-    from there `probe` times as fast: the edge is probed gently, so congestion events (and the statements throttled in
-    each, those already in flight) come several seconds apart. It never falls below `floor_share` of the first cut:
-    throttling that does not follow the rate (a hot key, another writer) is left to each batch's backoff, not answered
-    with a rate that decays to nothing.
+    every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen to
+    accept twice over (so a burst is at most about twice what the table takes). A throttle
+    sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
+    congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate accepted at the
+    last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and from there
+    `probe` times as fast: the edge is probed gently, so congestion events (and
+    the statements throttled in each, those already in flight) come several seconds apart. It never falls below
+    `floor_share` of the first cut: throttling that does not follow the rate (a hot key, another writer) is left to
+    each batch's backoff, not answered with a rate that decays to nothing.
     """
 
     def __init__(
@@ -98,7 +98,6 @@ class AdaptiveRate:
         decrease: float = 0.8,
         increase: float = 0.05,
         interval: float = 0.5,
-        slow_interval: float = 0.25,
         cooldown: float = 1.0,
         floor: float = 1.0,
         floor_share: float = 0.1,
@@ -111,7 +110,6 @@ class AdaptiveRate:
         self.start = start
         self.slow_start = ceiling is None
         self.decrease, self.increase, self.interval, self.cooldown = decrease, increase, interval, cooldown
-        self.slow_interval = slow_interval
         self.floor, self.floor_share = floor, floor_share
         self.near, self.probe, self.first_cut = near, probe, first_cut
         self._edge = math.inf  # the rate DynamoDB accepted at the last cut
@@ -148,8 +146,7 @@ class AdaptiveRate:
         with self._lock:
             self._peak = max(self._peak, accepted_rate)
             now = self._clock()
-            interval = self.slow_interval if self.slow_start else self.interval
-            steps = int((now - self._changed) / interval)
+            steps = int((now - self._changed) / self.interval)
             if steps <= 0:
                 return
             if self.slow_start:
@@ -162,4 +159,4 @@ class AdaptiveRate:
                     grown += step * (self.probe if grown >= self.near * self._edge else 1.0)
             # Only a rate that is used is probed further: at most twice what DynamoDB was seen to accept.
             self.rate = min(self.ceiling, max(self.rate, min(grown, 2 * max(self._peak, self.start))))
-            self._changed += steps * interval
+            self._changed += steps * self.interval

@@ -154,30 +154,3 @@ def test_consumed_capacity_is_itemised_per_resource_with_local_indexes_on_the_ta
                  "GlobalSecondaryIndexes": {"by_date": {"CapacityUnits": 3.0}}}]  # fmt: skip
     assert _by_resource(consumed) == {"table": 6.0, "by_date": 3.0}
     assert _by_resource([{"TableName": "orders", "CapacityUnits": 9.0}]) is None  # totals only
-
-
-class GrowingClient:
-    """Accepts every statement; after the first request the adaptive rate has grown (as slow start makes it)."""
-
-    def __init__(self, budget: WriteBudget) -> None:
-        self.budget = budget
-        self.sizes: list[int] = []
-        self.lock = threading.Lock()
-
-    def batch_execute_statement(self, **kwargs: Any) -> Any:
-        with self.lock:
-            self.sizes.append(len(kwargs["Statements"]))
-            self.budget.adaptive.rate = 1e6
-        return {"Responses": [{} for _ in kwargs["Statements"]]}
-
-
-def test_requests_grow_with_the_rate_within_a_page() -> None:
-    # GIVEN no cap: the slow start's 100 units/s makes requests of 10 statements
-    budget = WriteBudget(1.0)
-    client = GrowingClient(budget)
-    engine = Engine(Toucher(client, TABLE, "revision", "rerun_id", "r"), 1, budget)  # type: ignore[arg-type]
-    # WHEN one page of 1,000 keys is written while the rate grows
-    counters = engine.run(iter([[{"pk": {"S": f"k{n}"}} for n in range(1000)]]))
-    # THEN the requests grow to 25 statements within the page (not 10 a request to the page's end)
-    assert counters.touched == 1000
-    assert client.sizes[0] == 10 and max(client.sizes) == 25 and len(client.sizes) <= 45

@@ -77,12 +77,12 @@ def test_a_fifth_of_statements_throttled_at_random_still_completes(
     endpoint: str, ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
     table = make_table()
-    keys = loaded(ddb, table, 600)
+    keys = loaded(ddb, table, 300)
     with CapacityProxy(endpoint, CapacityModel(throttle_share=0.2)) as proxy:
         result = worker(table, at=proxy.endpoint, HASH_KEY_VALUE="p1", RUN_ID="random")
     s = result.summary
-    assert proxy.throttled > 100 and s["throttled_statements"] == proxy.throttled
-    assert result.code == 0 and s["touched"] == 600 and s["failed"] == 0
+    assert proxy.throttled > 40 and s["throttled_statements"] == proxy.throttled  # ~75 expected: 20% of ~375 sent
+    assert result.code == 0 and s["touched"] == 300 and s["failed"] == 0
     assert fired_by(stream(table), "random") == Counter(keys)
 
 

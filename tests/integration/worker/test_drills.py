@@ -38,14 +38,14 @@ def loaded(ddb: Any, make_table: Any, n: int, part: str = "p1") -> tuple[str, li
 def test_twenty_percent_throttling_still_touches_every_item_once(
     ddb: Any, make_table: Any, stream: Any, worker: Any
 ) -> None:
-    table, keys = loaded(ddb, make_table, 600)
+    table, keys = loaded(ddb, make_table, 300)  # 300: the suite's slowest drill (the rate climbs back slowly)
     client = emulator.ddb(ddb.meta.endpoint_url)
     throttle = Throttle(client, request_share=0.2, statement_share=0.2)
     result = worker(table, client=client, HASH_KEY_VALUE="p1", RUN_ID="thr20")
     assert throttle.requests_throttled > 0 and throttle.statements_throttled > 0
-    assert result.code == 0 and result.summary["touched"] == 600 and result.summary["retried_requests"] > 0
+    assert result.code == 0 and result.summary["touched"] == 300 and result.summary["retried_requests"] > 0
     fires = fired_by(stream(table), "thr20")
-    drill("throttle-20%", 600, fires, requests_throttled=throttle.requests_throttled,
+    drill("throttle-20%", 300, fires, requests_throttled=throttle.requests_throttled,
           statements_throttled=throttle.statements_throttled, elapsed_s=result.summary["elapsed_s"])  # fmt: skip
     assert fires == Counter(keys)
 

@@ -8,8 +8,10 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
 # Every DynamoDB action the worker calls, and on what. Terraform's task role grants exactly these (a test compares).
@@ -29,6 +31,9 @@ EXPORT_ACTIONS = frozenset({"dynamodb:ExportTableToPointInTime", "dynamodb:Descr
 # enabled (Terraform's failure_queue_arns or failed_batches_s3_prefix).
 STREAM_READ_ACTIONS = frozenset({"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"})
 # FAILED_BATCHES_FROM naming an on-failure queue (sources/_sqs.py): granted only on Terraform's failure_queue_arns.
+# The stream's consumers (consumers.py, consumer_lag.py): listing a stream's event source mappings and reading metrics
+# cannot be limited to one resource (both need "*"). Reads only.
+CONSUMER_ACTIONS = frozenset({"lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"})
 FAILURE_QUEUE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
                                    "sqs:GetQueueAttributes"})  # fmt: skip
 
@@ -72,3 +77,18 @@ def sqs_client(region: str) -> Any:
     """An SQS client for FAILED_BATCHES_FROM naming an on-failure queue (the queue URL's region). Typed Any: the
     project has no SQS type stubs (mypy-boto3-sqs) yet."""
     return boto3.session.Session().client("sqs", region_name=region, config=Config(retries={"mode": "standard"}))
+
+
+def lambda_client(region: str) -> LambdaClient:
+    """A Lambda client for finding the stream's consumers (ListEventSourceMappings); AWS_ENDPOINT_URL_LAMBDA applies."""
+    return boto3.session.Session().client("lambda", region_name=region, config=_short_reads())
+
+
+def cloudwatch_client(region: str) -> CloudWatchClient:
+    """A CloudWatch client for the consumers' IteratorAge (GetMetricData); AWS_ENDPOINT_URL_CLOUDWATCH applies."""
+    return boto3.session.Session().client("cloudwatch", region_name=region, config=_short_reads())
+
+
+def _short_reads() -> Config:
+    """Standard retries, short timeouts: a read about the consumers never holds up a stop."""
+    return Config(retries={"mode": "standard"}, connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)

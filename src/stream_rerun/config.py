@@ -49,6 +49,13 @@ Variables (README has the same table):
     DELETE_SETTLED_MESSAGES  true: delete a queue's message once every key of its batch settled (default false)
     FAILED_KEYS_OUT          where the keys not settled (failed, unprocessed) go when the run ends, as a KEYS_FILE: a
                              local path or s3://bucket/key; ending in / names a folder that gets <RUN_ID>.jsonl
+    CONSUMER_FUNCTIONS       the stream's Lambda consumers to check and watch, comma-separated names or ARNs (default:
+                             the functions of the event source mappings found on the table's stream)
+    ALLOW_DISABLED_CONSUMERS true: run although a consumer's mapping is not Enabled (its records may expire unread)
+    MAX_CONSUMER_LAG_SECONDS optional; pause new writes while a watched consumer's IteratorAge is above this, until
+                             every one is below half of it
+    MAX_CONSUMER_PAUSE_SECONDS  a run paused for the consumers this long in all ends (exit 1; resume with the same
+                             RUN_ID) (default 3600)
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
                              ddb-stream-rerun; empty: none)
     METRICS_ENVIRONMENT      the metrics' environment dimension (Terraform sets the environment's name)
@@ -111,6 +118,25 @@ def _iso_time(value: Any) -> Any:
 
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
 _TIME_HINT = "set an ISO 8601 time with a zone, e.g. 2026-11-27T02:10:00Z or 2026-11-27T03:10:00+01:00"
+
+_FUNCTION = re.compile(
+    r"^(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$"
+)
+
+
+def _function_names(value: Any) -> Any:
+    """CONSUMER_FUNCTIONS: comma-separated Lambda function names or ARNs (blanks between commas ignored)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("names no function")
+    for one in value:
+        if not isinstance(one, str) or not _FUNCTION.match(one):
+            raise ValueError(f"{one!r} is not a Lambda function name or ARN")
+    return tuple(dict.fromkeys(value))
+
+
+FunctionNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_function_names)]
 
 FilterValues = Annotated[tuple[str | int | float | bool, ...], NoDecode, BeforeValidator(_filter_values)]
 
@@ -181,6 +207,16 @@ class Settings(BaseSettings):
     delete_settled_messages: bool = Field(False, description="set DELETE_SETTLED_MESSAGES to true or false")
     failed_keys_out: str | None = Field(
         None, min_length=1, description="set a local path or s3://bucket/key (ending in / for a folder)"
+    )
+    consumer_functions: FunctionNames | None = Field(
+        None, description="set comma-separated Lambda function names or ARNs, e.g. indexer,search-sync"
+    )
+    allow_disabled_consumers: bool = Field(False, description="set ALLOW_DISABLED_CONSUMERS to true or false")
+    max_consumer_lag_seconds: float | None = Field(
+        None, gt=0, le=86400, allow_inf_nan=False, description="set seconds above 0 and at most 86400"
+    )
+    max_consumer_pause_seconds: float = Field(
+        3600.0, gt=0, le=86400, allow_inf_nan=False, description="set seconds above 0 and at most 86400"
     )
     metrics_namespace: str = Field(
         "ddb-stream-rerun", pattern=r"^[^:]{0,255}$", description="set a CloudWatch namespace, or empty for none"

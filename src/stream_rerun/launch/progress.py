@@ -1,7 +1,8 @@
 """What an operator sees while tasks run and when they end.
 
 On a terminal: a live line per task (one aggregate line for a fan-out) with touched of selected, items/s, WCU/s,
-throttled statements and an ETA when the total is known, drawn by rich; log lines other than progress scroll above
+throttled statements and an ETA when the total is known, and why the worker waits when a progress line says it is
+paused (`paused: consumer lag (indexer 312 s)`), drawn by rich; log lines other than progress scroll above
 it. Elsewhere (CI, the runbook, a pipe): every log line as plain text, as before. Either way the end is a short
 readable summary block.
 """
@@ -31,8 +32,52 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
 
 
+# Who holds a pause and for how long, as the worker's progress line names them (consumer_lag.py's progress_fields;
+# the paused_* spellings too). Any other paused_* field is shown as it is.
+_WHO = ("consumer_function", "paused_consumer", "paused_function")
+_AGE = ("consumer_iterator_age_s", "paused_age_s")
+_SO_FAR = ("consumer_paused_s", "paused_s")
+
+
+def pause_of(progress: dict[str, Any]) -> str | None:
+    """`consumer lag (indexer 312 s, paused 0:01:00 so far)` from a progress line's `paused_for` and the fields that
+    go with it (issue 21); None when the line does not say it is paused."""
+    reason = progress.get("paused_for")
+    if not reason:
+        return None
+    who = next((str(progress[k]) for k in _WHO if progress.get(k)), None)
+    age = next((progress[k] for k in _AGE if _number(progress.get(k))), None)
+    details = [" ".join(d for d in (who, f"{age:,.0f} s" if age is not None else None) if d)]
+    so_far = next((progress[k] for k in _SO_FAR if _number(progress.get(k))), None)
+    if so_far is not None:
+        details.append(f"paused {_clock(so_far)} so far")
+    known = {"paused_for", *_WHO, *_AGE, *_SO_FAR}
+    for key, value in progress.items():
+        if key.startswith("paused_") and key not in known and value not in (None, ""):
+            name = key.removeprefix("paused_")
+            seconds = key.endswith("_s") and _number(value)
+            details.append(f"{name.removesuffix('_s')} {value:,.0f} s" if seconds else f"{name} {value}")
+    shown = ", ".join(d for d in details if d)
+    text = str(reason).replace("_", " ")
+    return f"{text} ({shown})" if shown else text
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _paused(tails: Sequence[LogTail]) -> str | None:
+    """`paused: consumer lag (indexer 312 s)`; for a fan-out `paused 2 of 3: ...` (each distinct reason once)."""
+    pauses = [p for p in (pause_of(t.progress) for t in tails if not t.summary) if p]
+    if not pauses:
+        return None
+    count = f" {len(pauses)} of {len(tails)}" if len(tails) > 1 else ""
+    return f"paused{count}: " + "; ".join(dict.fromkeys(pauses))
+
+
 def progress_line(tails: Sequence[LogTail], label: str = "") -> str:
-    """`touched 1,200 of ~5,000 (24%) · 250 items/s · 480 WCU/s · throttled 3 · ETA 0:00:15`."""
+    """`touched 1,200 of ~5,000 (24%) · 250 items/s · 480 WCU/s · throttled 3 · ETA 0:00:15`; while a worker is paused
+    `... · throttled 3 · paused: consumer lag (indexer 312 s, paused 0:01:00 so far)` instead of the ETA."""
     latest = [t.summary or t.progress for t in tails]
     if not any(latest):
         return f"{label}starting" if tails and not any(t.started for t in tails) else f"{label}running, no progress yet"
@@ -46,7 +91,10 @@ def progress_line(tails: Sequence[LogTail], label: str = "") -> str:
     if total:
         parts[0] += f" of {'~' if approximate else ''}{total:,} ({min(100, 100 * done // total)}%)"
     parts += [f"{rate:,.0f} items/s", f"{wcu:,.0f} WCU/s", f"throttled {throttled:,}"]
-    if total and rate > 0 and done < total:
+    paused = _paused(tails)
+    if paused:
+        parts.append(paused)
+    elif total and rate > 0 and done < total:
         parts.append(f"ETA {_clock((total - done) / rate)}")
     return label + " · ".join(parts)
 

@@ -82,3 +82,35 @@ def test_plain_lines_when_not_a_terminal() -> None:
     assert isinstance(view_for(printed.append, io.StringIO()), PlainView)
     view = view_for(stream=io.StringIO())
     assert isinstance(view, PlainView)
+
+
+PAUSED = {"touched": 1000, "items_per_s": 0.0, "paused_for": "consumer_lag", "consumer_function": "indexer",
+          "consumer_iterator_age_s": 312.4, "consumer_paused_s": 61.0}  # fmt: skip
+
+
+def test_a_paused_worker_says_why_in_the_live_line_instead_of_an_eta() -> None:
+    line = progress_line([tail({"selected_total": 5000}, {**PAUSED, "items_per_s": 50.0})])
+    assert line.endswith("throttled 0 · paused: consumer lag (indexer 312 s, paused 0:01:01 so far)")
+    assert "ETA" not in line
+
+
+def test_other_spellings_of_the_pause_fields_still_show() -> None:
+    line = progress_line([tail({}, {"touched": 5, "paused_for": "consumer_lag", "paused_consumer": "fn",
+                                    "paused_age_s": 312, "paused_shard": "shard-1"})])  # fmt: skip
+    assert line.endswith("paused: consumer lag (fn 312 s, shard shard-1)")
+    assert "paused" not in progress_line([tail({}, {"touched": 5, "paused_for": None})])
+
+
+def test_a_fan_out_counts_the_paused_workers_and_a_finished_one_is_not_paused() -> None:
+    done = tail({}, PAUSED)
+    done.summary = {"touched": 10}
+    line = progress_line([tail({}, PAUSED), tail({}, {"touched": 3}), done], "3 tasks: ")
+    assert line.endswith("paused 1 of 3: consumer lag (indexer 312 s, paused 0:01:01 so far)")
+
+
+def test_live_view_shows_the_pause() -> None:
+    screen = io.StringIO()
+    view = LiveView(Console(file=screen, force_terminal=True, width=160))
+    view.refresh([tail({"selected_total": 10}, {**PAUSED, "touched": 5})])
+    view.close()
+    assert "paused: consumer lag (indexer 312 s" in screen.getvalue()

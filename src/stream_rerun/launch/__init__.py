@@ -4,10 +4,11 @@ tasks (or through the SSM runbook), follows them and their logs, and exits with 
     cli.py        options, the flow, exit codes            runconfig.py  the run configuration Terraform wrote
     ecs.py        RunTask, DescribeTasks, StopTask, attach  logtail.py    CloudWatch Logs, rendered for a person
     follow.py     the follow loop (timeout, Ctrl-C, lost    runbook.py    the SSM Automation runbook
-                  answers)
+                  answers)                                  plan.py       the plan printed first, the question
+    progress.py   the live line, the summary block
 
-It runs with the operator's credentials and imports from the worker only its settings (config.py) and its error
-vocabulary (errors.py); the worker never imports it.
+It runs with the operator's credentials and imports from the worker only its settings (config.py), its error
+vocabulary (errors.py) and its consumer discovery (consumers.py, for the plan); the worker never imports it.
 """
 
 # Every AWS action the launcher calls. Terraform's operator policy (iam.tf, output operator_policy_arn) grants exactly
@@ -23,4 +24,7 @@ OPERATOR_ACTIONS: dict[str, str] = {
     "logs:FilterLogEvents": "tail the tasks' logs, one call per poll (logtail.RunLogs); aws logs tail",
     "ssm:StartAutomationExecution": "--runbook (runbook.Runbook.run)",
     "ssm:GetAutomationExecution": "--runbook, following it (runbook.Runbook.follow)",
+    "dynamodb:DescribeTable": "the plan: the table's current stream (plan.look_up)",
+    "dynamodb:DescribeKinesisStreamingDestination": "the plan: the table's Kinesis destinations (consumers.discover)",
+    "lambda:ListEventSourceMappings": "the plan: the consumers on the stream (consumers.discover); needs resource *",
 }

@@ -4,6 +4,11 @@ Reads the run configuration Terraform wrote (SSM parameter /<name>/<env>/run-tas
 forwards only the worker's own variables from this environment, checks them with the worker's rules, runs the
 task(s) (or the SSM Automation runbook with --runbook), streams their CloudWatch log lines, and exits with the
 container's exit code (README "Exit codes"). --attach RUN_ID|TASK_ARN follows tasks that already run.
+
+Before it starts anything it prints the plan (plan.py: selection, caps, RUN_ID, the stream's consumers) and, when the
+run configuration has `confirm_runs` and stdin and stdout are terminals, asks "Start N task(s) on <table> in <env>?
+[y/N]": any answer but y/yes starts nothing and exits 0 ("nothing started"; Ctrl-C at the question: 130). --yes
+skips the question; --attach never asks.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from stream_rerun.config import launch_environment
-from stream_rerun.errors import EXIT_OK, OPERATOR, ConfigError, RerunError, as_rerun_error
+from stream_rerun.errors import EXIT_INTERRUPTED, EXIT_OK, OPERATOR, ConfigError, RerunError, as_rerun_error
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.follow import Follower
+from stream_rerun.launch.plan import Plan, confirmed, look_up, question, settings_of, why_not_ask
 from stream_rerun.launch.progress import view_for
 from stream_rerun.launch.runbook import Runbook
 from stream_rerun.launch.runconfig import DEFAULT_NAME, load_config
 from stream_rerun.version import describe
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_ssm import SSMClient
 
@@ -50,6 +58,7 @@ class Options:
     tasks: int = 1
     spot: bool = False
     attach: str | None = None
+    yes: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class Clients:
     ecs: ECSClient
     logs: CloudWatchLogsClient
     ssm: SSMClient | None
+    dynamodb: DynamoDBClient  # the plan's DescribeTable and consumer lookup
+    lambda_: LambdaClient
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -81,10 +92,11 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--spot", action="store_true", help="run on FARGATE_SPOT (resume a reclaimed run by RUN_ID)")
     parser.add_argument("--attach", metavar="RUN_ID|TASK_ARN", help="follow tasks that already run; start none")
+    parser.add_argument("-y", "--yes", action="store_true", help="start without the question confirm_runs asks")
     a = parser.parse_args(argv)
     return Options(env=a.env, name=a.name, config_file=a.config, region=a.region, wait=not a.no_wait,
                    timeout=a.timeout, poll=a.poll, stop_on_interrupt=a.stop_on_interrupt, runbook=a.runbook,
-                   tasks=a.tasks, spot=a.spot, attach=a.attach)  # fmt: skip
+                   tasks=a.tasks, spot=a.spot, attach=a.attach, yes=a.yes)  # fmt: skip
 
 
 def region_of(options: Options) -> str:
@@ -125,7 +137,8 @@ def check_selection(environment: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None, clients: dict[str, Any] | None = None) -> int:
-    """Entry point; `clients` (ecs, logs, ssm) lets tests pass stubbed or moto clients."""
+    """Entry point; `clients` (ecs, logs, ssm, and optionally dynamodb and lambda) lets tests pass stubbed or moto
+    clients."""
     options = parse_args(argv)
     try:
         return launch(options, clients)
@@ -154,29 +167,65 @@ def launch(options: Options, given: dict[str, Any] | None) -> int:
     if options.attach:
         arns = fleet.find(options.attach)
         print(f"attached to {len(arns)} task(s) of {options.attach}: {' '.join(arns)}")
+        for link in fleet.links([]):  # the dashboard, when there is one
+            print(link)
         return follower.follow(arns)
     fleet_size = {"WORKER_COUNT": str(options.tasks)} if options.tasks > 1 else {}
     environment = launch_environment(config.get("worker_defaults", {}), config["region"], fleet_size)
     check_selection(environment)
-    print(f"run id {environment['RUN_ID']}: forwarding {', '.join(sorted(environment))}")
     if options.runbook:
         if options.tasks > 1:
             raise ConfigError("--runbook starts one task: drop --tasks, or launch without --runbook")
         if clients.ssm is None:
             raise ConfigError("--runbook needs SSM: drop --config, or launch without --runbook")
+    if not agreed(options, config, environment, clients):
+        return EXIT_OK
+    if options.runbook:
+        assert clients.ssm is not None
         return Runbook(clients.ssm, config["runbook"], follower, options.wait).run(environment)
     shares = [{**environment, **({"WORKER_INDEX": str(i)} if options.tasks > 1 else {})} for i in range(options.tasks)]
     arns = fleet.start(shares)
-    for arn in arns:
-        print(f"task {arn}\n{fleet.console_url(arn)}")
+    print("\n".join(fleet.links(arns)))
     return EXIT_OK if not options.wait else follower.follow(arns)
 
 
+class NotStartedError(RerunError):
+    """Ctrl-C at the question: nothing started (exit 130)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def agreed(options: Options, config: dict[str, Any], environment: dict[str, str], clients: Clients) -> bool:
+    """Print the plan; refuse (ConfigError) a run a consumer that is not Enabled would leave unread, as the worker
+    would; ask when the run configuration says so on a terminal. False when the operator said no."""
+    defaults = config.get("worker_defaults", {})
+    settings = settings_of(defaults, environment, config["region"])
+    lookup = look_up(clients.dynamodb, clients.lambda_, settings.table_name, settings.consumer_functions)
+    ask, why = why_not_ask(config, options.yes, sys.stdin, sys.stdout)
+    plan = Plan(options.env, options.tasks, settings, {**defaults, **environment}, tuple(sorted(environment)), lookup,
+                why)  # fmt: skip
+    print("\n".join(plan.lines()), flush=True)
+    if lookup.consumers is not None:
+        lookup.consumers.check(settings.allow_disabled_consumers)  # not the lag check: the worker's role may see more
+    if not ask:
+        return True
+    try:
+        yes = confirmed(question(options.tasks, settings.table_name, options.env, settings.dry_run))
+    except KeyboardInterrupt:
+        print()
+        raise NotStartedError("Ctrl-C: nothing started") from None
+    if not yes:
+        print("nothing started")
+    return yes
+
+
 def _clients(region: str, given: dict[str, Any] | None) -> Clients:
-    if given is not None:
-        return Clients(given["ecs"], given["logs"], given.get("ssm"))
     session = boto3.session.Session(region_name=region)
-    return Clients(session.client("ecs"), session.client("logs"), session.client("ssm"))
+    if given is not None:
+        dynamodb, lambda_ = given.get("dynamodb") or session.client("dynamodb"), given.get("lambda")
+        return Clients(given["ecs"], given["logs"], given.get("ssm"), dynamodb, lambda_ or session.client("lambda"))
+    return Clients(session.client("ecs"), session.client("logs"), session.client("ssm"), session.client("dynamodb"),
+                   session.client("lambda"))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -148,6 +148,13 @@ class Fleet:
             )
         return Stopped(code, text)
 
+    def links(self, arns: list[str]) -> list[str]:
+        """Each task and its console page, then the deployment's CloudWatch dashboard (the run configuration's
+        `dashboard_url`, when Terraform wrote one)."""
+        lines = [f"task {arn}\n{self.console_url(arn)}" for arn in arns]
+        dashboard = self.config.get("dashboard_url")
+        return lines + ([f"dashboard {dashboard}"] if dashboard else [])
+
     def console_url(self, task_arn: str) -> str:
         region, cluster = self.config["region"], self.cluster.rsplit("/", 1)[-1]
         task_id = task_arn.rsplit("/", 1)[-1]

@@ -73,7 +73,7 @@ class Runbook:
             run = self.ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
             task_arn = _task_arn(run)
             if task_arn and reader is None:
-                self.out(f"task {task_arn}")
+                self.out("\n".join(self.follower.fleet.links([task_arn])))
                 reader = self.follower.reader_for([self.follower.tail_for(task_arn)])
                 start = run.get("ExecutionStartTime")
                 reader.since_ms = int(start.timestamp() * 1000) if isinstance(start, datetime) else 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any
 
 import boto3
+from botocore.awsrequest import AWSResponse
 
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.follow import Follower
@@ -49,3 +52,37 @@ def follower(ecs: Any, logs: Any, lines: list[str] | None = None, **options: Any
     out = lines if lines is not None else []
     defaults: dict[str, Any] = {"timeout": 3600.0, "poll": 0.0, "sleep": lambda _s: None}
     return Follower(Fleet(ecs, run_config()), logs, **{**defaults, **options}, out=out.append)
+
+
+def stream_consumers(aws: dict[str, Any], mappings: dict[str, bool], table: str = "orders") -> str:
+    """The table (with a stream) and a Lambda function per `mappings` entry (name: enabled) whose event source mapping
+    reads its stream, in moto (which holds mappings on its own tables' streams); returns the stream's ARN."""
+    aws["dynamodb"].create_table(
+        TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )  # fmt: skip
+    stream = str(aws["dynamodb"].describe_table(TableName=table)["Table"]["LatestStreamArn"])
+    role = aws["iam"].create_role(RoleName=f"{table}-consumer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return None\n")
+    for name, enabled in mappings.items():
+        aws["lambda"].create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="handler.handle",
+                                      Code={"ZipFile": code.getvalue()})  # fmt: skip
+        aws["lambda"].create_event_source_mapping(EventSourceArn=stream, FunctionName=name, Enabled=enabled,
+                                                  StartingPosition="LATEST", BatchSize=50)  # fmt: skip
+    return stream
+
+
+def no_kinesis_destinations(dynamodb: Any) -> None:
+    """A stand-in for DynamoDB's DescribeKinesisStreamingDestination, which moto 5 does not implement (in process it
+    raises NotImplementedError): answers that the table streams to no Kinesis data stream, the shape AWS documents
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeKinesisStreamingDestination.html).
+    It models no destination at all."""
+
+    def answer(params: dict[str, Any], **_: Any) -> Any:
+        destinations = {"TableName": params.get("TableName"), "KinesisDataStreamDestinations": []}
+        return AWSResponse("", 200, {}, None), destinations
+
+    dynamodb.meta.events.register("before-call.dynamodb.DescribeKinesisStreamingDestination", answer)

@@ -13,7 +13,7 @@ from stream_rerun.launch import OPERATOR_ACTIONS
 from stream_rerun.launch import cli as launch
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.logtail import LogTail, RunLogs
-from tests.unit.launch.support import REGION, deploy
+from tests.unit.launch.support import REGION, deploy, no_kinesis_destinations, stream_consumers
 
 # What one API call needs besides its own action (RunTask passes the two roles and tags the task; the runbook's
 # execution passes its AutomationAssumeRole).
@@ -22,7 +22,7 @@ IMPLIED = {"ecs:RunTask": {"iam:PassRole", "ecs:TagResource"}, "ssm:StartAutomat
 
 def recorder(clients: dict[str, Any]) -> set[str]:
     calls: set[str] = set()
-    prefix = {"ecs": "ecs", "logs": "logs", "ssm": "ssm"}
+    prefix = {"ecs": "ecs", "logs": "logs", "ssm": "ssm", "dynamodb": "dynamodb", "lambda": "lambda"}
     for name, client in clients.items():
 
         def record(model: Any, prefix: str = prefix[name], **_: Any) -> None:
@@ -39,10 +39,13 @@ def test_every_call_the_launcher_makes_is_granted(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        aws = {name: boto3.client(name, region_name=REGION) for name in ("ecs", "logs", "ssm", "ec2")}
+        names = ("ecs", "logs", "ssm", "ec2", "dynamodb", "lambda", "iam")
+        aws = {name: boto3.client(name, region_name=REGION) for name in names}
         config = deploy(aws)
-        clients = {k: aws[k] for k in ("ecs", "logs", "ssm")}
+        stream_consumers(aws, {"indexer": True})  # the plan lists the stream's consumers
+        clients = {k: aws[k] for k in ("ecs", "logs", "ssm", "dynamodb", "lambda")}
         calls = recorder(clients)
+        no_kinesis_destinations(aws["dynamodb"])  # after the recorder: it answers before the call reaches moto
         monkeypatch.setenv("ALL_ITEMS", "true")
         monkeypatch.setenv("RUN_ID", "policy-1")
         # WHEN the launcher starts a fan-out, an operator re-attaches, tails the logs and stops the tasks
@@ -55,4 +58,5 @@ def test_every_call_the_launcher_makes_is_granted(monkeypatch: pytest.MonkeyPatc
     # THEN each call is one the operator policy grants
     assert calls - set(OPERATOR_ACTIONS) == set()
     assert {"ssm:GetParameter", "ecs:RunTask", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask",
-            "logs:FilterLogEvents"} <= calls  # fmt: skip
+            "logs:FilterLogEvents", "dynamodb:DescribeTable", "dynamodb:DescribeKinesisStreamingDestination",
+            "lambda:ListEventSourceMappings"} <= calls  # fmt: skip

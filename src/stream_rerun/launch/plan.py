@@ -123,10 +123,12 @@ class Plan:
 
 def for_operator(reason: str) -> str:
     """consumers.discover words a refused call for the worker (its task role); here the operator's credentials made
-    it. (Until discover takes an errors.Caller, the two phrases are rewritten; a test pins them.)"""
-    return reason.replace("the worker's credentials", "your credentials").replace(
+    it. (Until discover takes an errors.Caller, the two phrases are rewritten; a test pins them.) One line, whatever
+    an endpoint answered (an HTML error page has line breaks)."""
+    reason = reason.replace("the worker's credentials", "your credentials").replace(
         "in the task role", "in the operator policy (Terraform output operator_policy_arn)"
     )
+    return " ".join(reason.split())
 
 
 def consumer_line(c: Consumer, allow_disabled: bool) -> str:

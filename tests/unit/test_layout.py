@@ -1,5 +1,6 @@
 """The three programs stay in their rooms: the worker imports neither the launcher nor the developer tooling, the
-launcher takes from the worker only its settings, error vocabulary and version, and nothing parses AWS errors but
+launcher takes from the worker only its settings, error vocabulary, version and consumer discovery (the plan lists
+who will see the re-fire as the worker does), and nothing parses AWS errors but
 errors.py. Key sources are of one shape: the engine and __main__ know only the protocol (stream_rerun.sources), and a
 source module imports no other source (the shared modules of sources/ start with _)."""
 
@@ -58,9 +59,8 @@ def test_the_worker_reaches_neither_the_launcher_nor_developer_tooling() -> None
 def test_the_launcher_takes_only_settings_errors_and_the_version_from_the_worker() -> None:
     for path in modules(SRC / "stream_rerun" / "launch"):
         worker = {m for m in imports(path) if m.startswith("stream_rerun.") and not m.startswith("stream_rerun.launch")}
-        assert worker <= {"stream_rerun.config", "stream_rerun.errors", "stream_rerun.version"}, (
-            f"{path.name} imports {worker}"
-        )
+        allowed = {"stream_rerun.config", "stream_rerun.errors", "stream_rerun.version", "stream_rerun.consumers"}
+        assert worker <= allowed, f"{path.name} imports {worker}"
 
 
 def test_the_version_module_stands_alone() -> None:

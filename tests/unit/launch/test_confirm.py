@@ -66,13 +66,14 @@ LAUNCHER = [sys.executable, "-m", "stream_rerun.launch", "--env", "prod"]
 
 
 def in_terminal(args: list[str], env: dict[str, str], answer: str | None = None) -> tuple[int, str]:
-    """Run the launcher with a pty as stdin, stdout and stderr; type `answer` at the question (CTRL_C: send SIGINT).
-    A question when no answer is given kills the launcher (the test fails on what it printed). Returns (exit code,
-    what it printed)."""
+    """Run the launcher with a pty as stdin, stdout and stderr; type `answer` at the question (CTRL_C: send SIGINT,
+    again every half second while the question waits: with readline, a SIGINT that lands between the prompt and
+    readline's select() is only seen at the next key, which no person types that fast). A question when no answer is
+    given kills the launcher (the test fails on what it printed). Returns (exit code, what it printed)."""
     master, slave = os.openpty()
     child = subprocess.Popen([*LAUNCHER, *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
-    out, answered, deadline = b"", False, time.monotonic() + 60
+    out, answered, deadline = b"", 0.0, time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
             ready = select.select([master], [], [], 0.1)[0]
@@ -82,15 +83,16 @@ def in_terminal(args: list[str], env: dict[str, str], answer: str | None = None)
                 except OSError:  # EIO: the child closed the terminal
                     break
                 out += chunk
-            if b"[y/N]" in out and not answered:
-                if answer is None:
-                    child.kill()
-                    break
-                if answer == CTRL_C:
-                    child.send_signal(signal.SIGINT)
-                else:
-                    os.write(master, answer.encode() + b"\n")
-                answered = True
+            waiting = out.rstrip().endswith(b"[y/N]")
+            if waiting and answer is None:
+                child.kill()
+                break
+            if waiting and answer == CTRL_C and time.monotonic() - answered > 0.5:
+                child.send_signal(signal.SIGINT)
+                answered = time.monotonic()
+            elif waiting and answer is not None and answer != CTRL_C and not answered:
+                os.write(master, answer.encode() + b"\n")
+                answered = time.monotonic()
             if not ready and child.poll() is not None:
                 break
     finally:

@@ -28,7 +28,7 @@ from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.follow import Follower
 from stream_rerun.launch.plan import Plan, confirmed, look_up, question, settings_of, why_not_ask
 from stream_rerun.launch.progress import view_for
-from stream_rerun.launch.runbook import Runbook
+from stream_rerun.launch.runbook import Runbook, parameters
 from stream_rerun.launch.runconfig import DEFAULT_NAME, load_config
 from stream_rerun.version import describe
 
@@ -178,6 +178,7 @@ def launch(options: Options, given: dict[str, Any] | None) -> int:
             raise ConfigError("--runbook starts one task: drop --tasks, or launch without --runbook")
         if clients.ssm is None:
             raise ConfigError("--runbook needs SSM: drop --config, or launch without --runbook")
+        parameters(environment)  # a variable the runbook does not take is refused before the plan and the question
     if not agreed(options, config, environment, clients):
         return EXIT_OK
     if options.runbook:

@@ -174,3 +174,13 @@ def test_without_a_terminal_the_launcher_says_it_does_not_ask(
     assert launch.main(["--env", "prod", "--config", str(path), "--no-wait", "--yes"], clients=clients(aws)) == 0
     assert "  confirm      --yes: not asking" in capsys.readouterr().out
     assert len(tasks_started(aws)) == 2
+
+
+def test_a_variable_the_runbook_does_not_take_is_refused_before_the_plan(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    deploy(aws)
+    setenv(monkeypatch, HASH_KEY_VALUE="cust-42", CONSUMER_FUNCTIONS="indexer")
+    assert launch.main(["--env", "prod", "--runbook", "--yes"], clients=clients(aws)) == 2
+    captured = capsys.readouterr()
+    assert "the runbook takes no CONSUMER_FUNCTIONS" in captured.err and "Plan:" not in captured.out

@@ -32,6 +32,7 @@ def test_runbook_failure_exits_with_the_containers_code() -> None:
         runbook = Runbook(ssm, "stream-rerun-prod-run", follower(ecs, logs, lines), out=lines.append)
         assert runbook.run({"HASH_KEY_VALUE": "cust-1", "RUN_ID": "r1"}) == 1
     assert "runbook Failed: Step AssertExitCode failed" in lines
+    assert any(line.startswith(f"task {TASK_ARN}\nhttps://eu-west-1.console.aws.amazon.com/ecs/v2/") for line in lines)
 
 
 def test_runbook_no_wait_returns_after_starting_it() -> None:

@@ -106,7 +106,7 @@ class Consumers:
             raise ConfigError(
                 f"a consumer of the table's stream is not Enabled: {which}: records fired now would wait unread and "
                 "expire from the stream after 24 hours: enable the mapping (aws lambda update-event-source-mapping "
-                "--uuid <uuid> --enabled) or set ALLOW_DISABLED_CONSUMERS=true"
+                f"--uuid {idle[0].uuid if len(idle) == 1 else '<uuid>'} --enabled) or set ALLOW_DISABLED_CONSUMERS=true"
             )
         if max_lag is not None and not self.watched:
             why = self.reason or "no Lambda mapping on the table's stream"

@@ -16,17 +16,24 @@ unread on the stream and expire after 24 hours.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stream_rerun.aws import lambda_client
 from stream_rerun.errors import CREDENTIAL_CODES, ConfigError, error_code, error_message, is_lost_answer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+
+    from stream_rerun.config import Settings
+    from stream_rerun.table import TableInfo
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"  # the state of a CONSUMER_FUNCTIONS function no discovered mapping matches
 MAX_PAGES = 50  # 50 pages of 100 mappings: a stream has at most a handful; a stand-in looping its marker stops here
@@ -87,6 +94,21 @@ class Consumers:
     watched: tuple[str, ...]  # function names whose IteratorAge is watched: CONSUMER_FUNCTIONS, else found mappings'
     discovered: bool  # False when discovery could not run (no permission, an endpoint without the Lambda API, ...)
     reason: str | None = None  # why not, or a warning (no consumer found, Kinesis destinations not readable)
+
+    @classmethod
+    def preflight(cls, settings: Settings, table: TableInfo, dynamodb: DynamoDBClient) -> Consumers:
+        """The worker's preflight: discover the table's consumers (with a Lambda client of its own) and check them;
+        raises ConfigError. The warning, if any, is logged by `warn` once the whole preflight has passed."""
+        consumers = discover(lambda_client(settings.aws_region), dynamodb, table_name=table.name,
+                             stream_arn=table.stream_arn, named=settings.consumer_functions)  # fmt: skip
+        consumers.check(settings.allow_disabled_consumers, settings.max_consumer_lag_seconds)
+        return consumers
+
+    def warn(self) -> None:
+        """One warning line when discovery could not run or found no consumer (or part of it failed)."""
+        if self.reason:
+            log.warning(f"consumers: {self.reason}",
+                        extra={"event": "consumers_unknown", "discovered": self.discovered})  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """For run_started, the dry-run summary and the launcher's plan."""

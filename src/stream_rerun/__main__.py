@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.aws import dynamodb_client, s3_client
+from stream_rerun.aws import dynamodb_client, lambda_client, s3_client
 from stream_rerun.capacity import RunBudget, WriteBudget
 from stream_rerun.config import Settings, load_settings
 from stream_rerun.consumers import Consumers
@@ -62,7 +62,7 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
             s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
             only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
             check_statement(settings, table, client, only)  # limits.py: DynamoDB's 8,192 characters
-            consumers = Consumers.preflight(settings, table, client)  # who will see the re-fire; a disabled one: exit 2
+            consumers = Consumers.preflight(settings, table, client, lambda_client(settings.aws_region))  # who sees it
             source = source_for(settings, table, client, s3, only)
             source.check()
             budget = RunBudget.of(settings, table)

@@ -23,8 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stream_rerun.aws import lambda_client
-from stream_rerun.errors import CREDENTIAL_CODES, ConfigError, error_code, error_message, is_lost_answer
+from stream_rerun.errors import (
+    CREDENTIAL_CODES,
+    WORKER,
+    Caller,
+    ConfigError,
+    error_code,
+    error_message,
+    is_lost_answer,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -96,10 +103,12 @@ class Consumers:
     reason: str | None = None  # why not, or a warning (no consumer found, Kinesis destinations not readable)
 
     @classmethod
-    def preflight(cls, settings: Settings, table: TableInfo, dynamodb: DynamoDBClient) -> Consumers:
-        """The worker's preflight: discover the table's consumers (with a Lambda client of its own) and check them;
-        raises ConfigError. The warning, if any, is logged by `warn` once the whole preflight has passed."""
-        consumers = discover(lambda_client(settings.aws_region), dynamodb, table_name=table.name,
+    def preflight(
+        cls, settings: Settings, table: TableInfo, dynamodb: DynamoDBClient, lambda_: LambdaClient
+    ) -> Consumers:
+        """The worker's preflight: discover the table's consumers and check them; raises ConfigError. The warning, if
+        any, is logged by `warn` once the whole preflight has passed."""
+        consumers = discover(lambda_, dynamodb, table_name=table.name,
                              stream_arn=table.stream_arn, named=settings.consumer_functions)  # fmt: skip
         consumers.check(settings.allow_disabled_consumers, settings.max_consumer_lag_seconds)
         return consumers
@@ -160,13 +169,15 @@ def discover(
     table_name: str,
     stream_arn: str | None,
     named: tuple[str, ...] | None = None,
+    caller: Caller = WORKER,
 ) -> Consumers:
     """Find the table's consumers: the mappings on `stream_arn` (the table's current stream) and on each ACTIVE Kinesis
     streaming destination's stream, and the destinations themselves. `named` (CONSUMER_FUNCTIONS) picks the watched
-    functions; one no mapping matches (by name or ARN) is listed with state "unknown". Never raises for AWS errors."""
+    functions; one no mapping matches (by name or ARN) is listed with state "unknown". Never raises for AWS errors: a
+    failed call is a clause of `reason` naming the permission `caller` lacks, or the endpoint."""
     problems: list[str] = []
     found: list[Consumer] = []
-    kinesis, kinesis_problem = _kinesis_destinations(dynamodb_client, table_name)
+    kinesis, kinesis_problem = _kinesis_destinations(dynamodb_client, table_name, caller)
     if kinesis_problem:
         problems.append(kinesis_problem)
     found.extend(kinesis)
@@ -174,7 +185,7 @@ def discover(
     sources += [c.arn for c in kinesis if c.enabled]
     listed = True
     for source in sources:
-        mappings, problem = _mappings(lambda_client, source)
+        mappings, problem = _mappings(lambda_client, source, caller)
         if problem:
             problems.append(problem)
             listed = False
@@ -192,7 +203,7 @@ def discover(
     return Consumers(tuple(found), watched, discovered=listed, reason="; ".join(problems) or None)
 
 
-def _mappings(client: LambdaClient, source: str) -> tuple[list[Consumer], str | None]:
+def _mappings(client: LambdaClient, source: str, caller: Caller) -> tuple[list[Consumer], str | None]:
     """The event source mappings reading `source`, or the reason they could not be listed."""
     found: list[Consumer] = []
     params: dict[str, Any] = {"EventSourceArn": source}
@@ -200,7 +211,7 @@ def _mappings(client: LambdaClient, source: str) -> tuple[list[Consumer], str | 
         try:
             page = client.list_event_source_mappings(**params)
         except (ClientError, BotoCoreError) as exc:
-            return [], _failed(exc, "lambda:ListEventSourceMappings", "Lambda", client.meta.endpoint_url)
+            return [], _failed(exc, "lambda:ListEventSourceMappings", "Lambda", client.meta.endpoint_url, caller)
         found.extend(mapping_of(m) for m in page.get("EventSourceMappings", []))
         marker = page.get("NextMarker")
         if not marker:
@@ -230,11 +241,12 @@ def mapping_of(mapping: Any) -> Consumer:
     )
 
 
-def _kinesis_destinations(client: DynamoDBClient, table_name: str) -> tuple[list[Consumer], str | None]:
+def _kinesis_destinations(client: DynamoDBClient, table: str, caller: Caller) -> tuple[list[Consumer], str | None]:
     try:
-        answer = client.describe_kinesis_streaming_destination(TableName=table_name)
+        answer = client.describe_kinesis_streaming_destination(TableName=table)
     except (ClientError, BotoCoreError) as exc:
-        return [], _failed(exc, "dynamodb:DescribeKinesisStreamingDestination", "DynamoDB", client.meta.endpoint_url)
+        action = "dynamodb:DescribeKinesisStreamingDestination"
+        return [], _failed(exc, action, "DynamoDB", client.meta.endpoint_url, caller)
     destinations = answer.get("KinesisDataStreamDestinations", [])
     return [_destination_of(d) for d in destinations], None
 
@@ -245,12 +257,12 @@ def _destination_of(destination: Any) -> Consumer:
                     state=str(destination.get("DestinationStatus", UNKNOWN)))  # fmt: skip
 
 
-def _failed(exc: BaseException, action: str, service: str, endpoint: str) -> str:
+def _failed(exc: BaseException, action: str, service: str, endpoint: str, caller: Caller) -> str:
     """One clause saying what failed and what to grant or point at."""
     code = error_code(exc)
     if code in CREDENTIAL_CODES:
-        return (f"{action} was refused ({code}) to the worker's credentials: grant {action} (on \"*\" for Lambda) in "
-                "the task role, or set CONSUMER_FUNCTIONS")  # fmt: skip
+        scope = ' (on "*")' if action.startswith("lambda:") else ""
+        return f"{action} was refused ({code}) to {caller.who}: it needs {action}{scope}: {caller.fix}"
     if is_lost_answer(exc):
         return f"{action}: cannot reach {service} at {endpoint} ({code}): check AWS_ENDPOINT_URL and the network"
     return (f"{action} failed at {endpoint} ({code}: {error_message(exc)[:120]}): the endpoint may not serve "

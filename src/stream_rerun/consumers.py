@@ -195,11 +195,11 @@ def discover(
     found = [replace(c, named=True) if any(_matches(ref, c) for ref in named) else c for c in found]
     found.extend(_undiscovered(named, found))
     watched = _watched(named, found)
-    if listed and not problems and not found:
-        problems.append(
+    if listed and all(c.state == UNKNOWN for c in found):  # nothing but CONSUMER_FUNCTIONS' own names
+        problems.insert(0,
             "no consumer found (no Lambda mapping on the table's stream, no Kinesis destination): a KCL application "
-            "or another account's reader is not listed here; set CONSUMER_FUNCTIONS to name one"
-        )
+            "or another account's reader is not listed by any API; CONSUMER_FUNCTIONS names such functions"
+        )  # fmt: skip
     return Consumers(tuple(found), watched, discovered=listed, reason="; ".join(problems) or None)
 
 
@@ -265,8 +265,9 @@ def _failed(exc: BaseException, action: str, service: str, endpoint: str, caller
         return f"{action} was refused ({code}) to {caller.who}: it needs {action}{scope}: {caller.fix}"
     if is_lost_answer(exc):
         return f"{action}: cannot reach {service} at {endpoint} ({code}): check AWS_ENDPOINT_URL and the network"
-    return (f"{action} failed at {endpoint} ({code}: {error_message(exc)[:120]}): the endpoint may not serve "
-            f"{service} (AWS_ENDPOINT_URL_{service.upper()} picks one)")  # fmt: skip
+    var = f"AWS_ENDPOINT_URL_{service.upper()}"
+    return (f"{action} failed at {endpoint} ({code}: {error_message(exc)[:120]}): does that endpoint serve "
+            f"{service}'s API? ({var} or AWS_ENDPOINT_URL picks it; an emulator may not model the call)")  # fmt: skip
 
 
 def _name_of(arn: str) -> str:

@@ -178,6 +178,17 @@ def test_nothing_found_is_a_warning(clients: Any) -> None:
     assert "KCL" in (found.reason or "")
 
 
+def test_nothing_found_is_said_beside_unreadable_destinations(clients: Any) -> None:
+    lambda_, ls, dynamodb, ds = clients
+    ds.add_client_error("describe_kinesis_streaming_destination", "UnknownOperationException", "unknown", 400)
+    ls.add_response("list_event_source_mappings", {"EventSourceMappings": []}, {"EventSourceArn": STREAM})
+    found = discover(lambda_, dynamodb, table_name="orders", stream_arn=STREAM, named=("kcl-bridge",))
+    assert found.discovered and [(c.name, c.state) for c in found.found] == [("kcl-bridge", UNKNOWN)]
+    assert (found.reason or "").startswith("no consumer found") and "DescribeKinesisStreamingDestination" in (
+        found.reason or ""
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "status", "expected"),
     [

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.aws import dynamodb_client, s3_client
+from stream_rerun.aws import dynamodb_client, lambda_client, s3_client
 from stream_rerun.capacity import RunBudget, WriteBudget
 from stream_rerun.config import Settings, load_settings
+from stream_rerun.consumers import Consumers
 from stream_rerun.engine import Engine
 from stream_rerun.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, RerunError
 from stream_rerun.filters import ItemFilter
@@ -61,6 +62,7 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
             s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
             only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
             check_statement(settings, table, client, only)  # limits.py: DynamoDB's 8,192 characters
+            consumers = Consumers.preflight(settings, table, client, lambda_client(settings.aws_region))  # who sees it
             source = source_for(settings, table, client, s3, only)
             source.check()
             budget = RunBudget.of(settings, table)
@@ -81,14 +83,16 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
     emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
                     unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
+    consumers.warn()  # after the whole preflight: a refused run stays one line
     started = {**_describe_run(settings, table, source), **budget.describe(), **version_fields()}
+    started["consumers"] = consumers.describe()
     log.info("run started", extra={"event": "run_started", **started})
     signals.attach(engine)
     try:
         engine.run(source.pages())
     except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
         engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
-    return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source)
+    return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source, consumers=consumers)
 
 
 def _summarise(
@@ -99,6 +103,7 @@ def _summarise(
     budget: RunBudget | None,
     emf: Emf,
     source: Source | None,
+    consumers: Consumers | None = None,
 ) -> int:
     """Put the re-drive file in place, let the source finish (its own counters and files), print the summary line;
     the exit code."""
@@ -112,6 +117,8 @@ def _summarise(
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run and budget is not None:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
+    if settings.dry_run and consumers is not None:  # who would see it, and how often they would be invoked
+        summary.update(consumers=consumers.describe(), **consumers.estimate(summary["selected"]))
     summary.update(report.outcomes, selected=summary["selected"] + sum(report.outcomes.values()))
     if engine.abort_error is not None or redrive_error or report.error:
         summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error, report.error) if e)

@@ -13,6 +13,12 @@ locals {
   worker_dimensions = ["table", var.table_name, "environment", var.environment]
   consumers         = var.consumer_function_names
 
+  # A line at the deployment's default cap when it has one (a run's own cap, however set, is the WcuCap line).
+  deployment_cap_line = { for k, v in {
+    annotations = { horizontal = [{ label = "max_wcu_per_second (the deployment's default cap)", value = var.max_wcu_per_second }] }
+  } : k => v if var.max_wcu_per_second != null }
+
+  # Each widget's properties as JSON: their shapes differ, and a Terraform list holds one type.
   worker_widgets = var.metrics_namespace == "" ? [] : [
     jsonencode({
       title   = "Items touched per minute"
@@ -28,9 +34,7 @@ locals {
         concat([var.metrics_namespace, "WcuCap"], local.worker_dimensions, [{ id = "cap", stat = "Maximum", label = "the run's cap (each task's own)" }]),
       ]
       yAxis = { left = { min = 0, label = "WCU / second", showUnits = false } }
-      }, { for k, v in {
-        annotations = { horizontal = [{ label = "max_wcu_per_second (the deployment's default cap)", value = var.max_wcu_per_second }] }
-    } : k => v if var.max_wcu_per_second != null })),
+    }, local.deployment_cap_line)),
     jsonencode({
       title   = "Throttled statements per minute"
       metrics = [concat([var.metrics_namespace, "ThrottledStatements"], local.worker_dimensions, [{ stat = "Sum", label = "throttled (retried by the worker)" }])]

@@ -387,7 +387,7 @@ variable "fargate_spot" {
 
 # ---- Metrics and alarms ----
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the metrics the worker embeds in its log lines (EMF: TouchedItems, FailedItems, ThrottledStatements, ConsumedWCU, ItemsPerSecond; dimensions table and environment). Empty: none."
+  description = "CloudWatch namespace of the metrics the worker embeds in its log lines (EMF: TouchedItems, FailedItems, ThrottledStatements, ConsumedWCU, ItemsPerSecond, and WcuCap on runs with a cap; dimensions table and environment), which the run dashboard and the failed-items alarm read. Empty: none."
   type        = string
   default     = "ddb-stream-rerun"
   nullable    = false

@@ -80,7 +80,7 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second,
                                resource_caps=budget.resource_caps, resource_units=budget.resource_units)  # fmt: skip
-    emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
+    emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment, wcu_cap=budget.wcu_cap)
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
                     unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
     consumers.warn()  # after the whole preflight: a refused run stays one line

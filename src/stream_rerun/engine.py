@@ -201,11 +201,11 @@ class Engine:
         attempt, sent = 0, False
         while groups:
             pending = groups.pop()
-            if self.stall.stalled():
-                self._stalled()
             if self.gate.closed() and self._held():  # stopped while held: never sent again, so unprocessed
                 self._abandon([p for group in (pending, *groups) for p in group], sent=False)
                 return
+            if self.stall.stalled():  # (the time held at the gate is not counted)
+                self._stalled()
             if self.hot.any() and self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # hot items wait
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
@@ -214,6 +214,10 @@ class Engine:
                 self.budget.settle(reservation, 0.0, 0)
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
+            if self.gate.closed():  # it closed while this request waited for its turn: the units go back, it waits
+                self.budget.settle(reservation, 0.0, 0)
+                groups.append(pending)
+                continue
             following, troubled = self._send(pending, reservation)
             groups.extend(group for group in following if group)
             sent = True

@@ -305,20 +305,20 @@ def test_the_budget_resumes_at_the_rate_it_had_after_a_pause() -> None:
 
 
 class ManualGate:
-    """A gate the test opens and closes; paused time is real time closed."""
+    """A gate the test opens; paused time is the real time it was closed."""
 
     def __init__(self, closed: bool, limit_s: float = 60.0) -> None:
-        self._closed_since: float | None = time.monotonic() if closed else None
-        self.limit_s = limit_s
+        self._since: float | None = time.monotonic() if closed else None
+        self._total, self.limit_s = 0.0, limit_s
 
     def closed(self) -> bool:
-        return self._closed_since is not None
+        return self._since is not None
 
     def open(self) -> None:
-        self._closed_since = None
+        self._total, self._since = self.paused_s(), None
 
     def paused_s(self) -> float:
-        return 0.0 if self._closed_since is None else time.monotonic() - self._closed_since
+        return self._total + (0.0 if self._since is None else time.monotonic() - self._since)
 
     def exhausted(self) -> RerunError | None:
         return RunAbortedError("paused too long") if self.paused_s() >= self.limit_s else None

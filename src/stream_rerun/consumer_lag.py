@@ -222,7 +222,7 @@ class ConsumerLag:
     def _off(self, error: RerunError) -> None:
         """A read failed: pacing is off for the rest of the run (said once), and a closed gate opens."""
         with self._lock:
-            if not self.pacing:
+            if not self.pacing or self._stopped:  # said once; and never after the summary
                 return
             self.off_reason = f"reading IteratorAge failed; paced by write capacity only from then on: {error}"
             log.warning(f"consumer pacing is off: {error}",

@@ -113,6 +113,11 @@ class Consumers:
         consumers.check(settings.allow_disabled_consumers, settings.max_consumer_lag_seconds)
         return consumers
 
+    def mappings(self) -> dict[str, list[str]]:
+        """Each watched function's mapping UUIDs on the stream (its on-failure deliveries are counted by mapping)."""
+        found = [c for c in self.found if c.kind == "lambda" and c.uuid and c.function in self.watched]
+        return {name: [c.uuid for c in found if c.function == name and c.uuid] for name in self.watched}
+
     def warn(self) -> None:
         """One warning line when discovery could not run or found no consumer (or part of it failed)."""
         if self.reason:

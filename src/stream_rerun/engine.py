@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from stream_rerun.capacity import Reservation, WriteBudget
 from stream_rerun.errors import (
@@ -36,6 +36,32 @@ from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 5.0
+GATE_CHECK_S = 0.2  # how often a request held at a closed gate looks again
+
+
+class Gate(Protocol):
+    """What holds new write requests while the stream's consumers are behind (consumer_lag.ConsumerLag)."""
+
+    def closed(self) -> bool: ...
+    def paused_s(self) -> float: ...  # seconds paused so far in all: not a stall
+    def exhausted(self) -> RerunError | None: ...  # the error that ends a run paused too long in all
+    def progress_fields(self) -> dict[str, Any]: ...  # what progress lines say while it is closed
+
+
+class OpenGate:
+    """No consumer pacing: never closed."""
+
+    def closed(self) -> bool:
+        return False
+
+    def paused_s(self) -> float:
+        return 0.0
+
+    def exhausted(self) -> RerunError | None:
+        return None
+
+    def progress_fields(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass
@@ -88,13 +114,15 @@ class Engine:
         *,
         unsettled: Callable[[list[Key]], None] | None = None,
         settled: Callable[[list[tuple[Key, str]]], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
         self.budget = budget or WriteBudget(1.0)
         self.retry = retry or RetryPolicy()
         self.emf = emf or Emf("", "", "")
-        self.stall = StallWatch(self.retry.stall_s)
+        self.gate: Gate = gate or OpenGate()  # the consumers' lag: no new request while it is closed
+        self.stall = StallWatch(self.retry.stall_s, paused=self.gate.paused_s)  # a pause is not a stall
         self.hot = HotPartitions(self.retry)
         self.counters = Counters()
         self.stop_event = threading.Event()
@@ -173,7 +201,10 @@ class Engine:
         attempt, sent = 0, False
         while groups:
             pending = groups.pop()
-            if self.stall.stalled():
+            if self.gate.closed() and self._held():  # stopped while held: never sent again, so unprocessed
+                self._abandon([p for group in (pending, *groups) for p in group], sent=False)
+                return
+            if self.stall.stalled():  # (the time held at the gate is not counted)
                 self._stalled()
             if self.hot.any() and self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # hot items wait
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
@@ -183,6 +214,10 @@ class Engine:
                 self.budget.settle(reservation, 0.0, 0)
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
+            if self.gate.closed():  # it closed while this request waited for its turn: the units go back, it waits
+                self.budget.settle(reservation, 0.0, 0)
+                groups.append(pending)
+                continue
             following, troubled = self._send(pending, reservation)
             groups.extend(group for group in following if group)
             sent = True
@@ -256,6 +291,17 @@ class Engine:
         name = self.toucher.key_names[0]
         return {next(iter(p.key[name].items())) for p in pending}
 
+    def _held(self) -> bool:
+        """Wait while the gate is closed (requests in flight finish meanwhile); True when the run stopped. A pause
+        that reaches MAX_CONSUMER_PAUSE_SECONDS in all aborts the run."""
+        while self.gate.closed():
+            error = self.gate.exhausted()
+            if error is not None:
+                self.abort(error)
+            if self.stop_event.wait(GATE_CHECK_S):
+                return True
+        return self.stop_event.is_set()
+
     def _not_resent(self, pending: list[Pending], exc: Exception) -> None:
         """A lost answer without a marker: the request may have been applied, and a resend would then fire twice."""
         reason = (
@@ -312,7 +358,8 @@ class Engine:
     def _progress(self) -> None:
         while not self.stop_event.wait(PROGRESS_INTERVAL_S):
             rates = self.rates()
-            log.info("progress", extra={"event": "progress", **rates, **self.emf.fields(rates)})
+            paused = self.gate.progress_fields()  # paused_for, the consumer and its age while the gate is closed
+            log.info("progress", extra={"event": "progress", **rates, **paused, **self.emf.fields(rates)})
 
     def rates(self) -> dict[str, Any]:
         """The counters plus elapsed time and throughput so far."""

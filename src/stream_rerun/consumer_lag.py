@@ -120,7 +120,7 @@ class ConsumerLag:
     def pacing(self) -> bool:
         return self.off_reason is None
 
-    # ---- the gate (engine.Gate) ----
+    # ---- the gate (counters.Gate) ----
     def closed(self) -> bool:
         return self._closed
 

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.support.s3",
     "tests.support.incremental_export",
     "tests.support.failed_batches",
+    "tests.support.lambda_api",
 ]
 
 _AWS = (
@@ -24,6 +25,7 @@ _AWS = (
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_DYNAMODBSTREAMS",
+    "AWS_ENDPOINT_URL_LAMBDA",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",

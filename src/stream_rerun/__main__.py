@@ -7,9 +7,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stream_rerun.aws import dynamodb_client, s3_client
+from stream_rerun.aws import cloudwatch_client, dynamodb_client, lambda_client, s3_client
 from stream_rerun.capacity import RunBudget, WriteBudget
 from stream_rerun.config import Settings, load_settings
+from stream_rerun.consumer_lag import POLL_INTERVAL_S, ConsumerLag
+from stream_rerun.consumers import Consumers
 from stream_rerun.engine import Engine
 from stream_rerun.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, RerunError
 from stream_rerun.filters import ItemFilter
@@ -42,16 +44,25 @@ def main() -> int:
     return run(settings)
 
 
-def run(settings: Settings, client: DynamoDBClient | None = None, retry: RetryPolicy | None = None) -> int:
+def run(
+    settings: Settings,
+    client: DynamoDBClient | None = None,
+    retry: RetryPolicy | None = None,
+    *,
+    lag_poll_s: float = POLL_INTERVAL_S,
+) -> int:
     """Preflight and run one key source; `client` lets tests pass their own (fault-injecting) client, used for reads
     and writes alike. Otherwise the touches go through a client of their own that never resends (aws.py).
+    `lag_poll_s`: how often the consumers' IteratorAge is read (tests shorten it).
     SIGTERM and SIGINT are handled from the start: one during preflight ends it at once (nothing written yet)."""
     signals = Signals()
     with signals.installed():
-        return _run(settings, client, retry, signals)
+        return _run(settings, client, retry, signals, lag_poll_s)
 
 
-def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy | None, signals: Signals) -> int:
+def _run(
+    settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy | None, signals: Signals, lag_poll_s: float
+) -> int:
     source: Source | None = None
     try:
         with signals.preflight():
@@ -61,6 +72,7 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
             s3 = functools.cache(lambda: s3_client(settings.aws_region))  # made on first use: only for s3:// files
             only = ItemFilter.of(settings.filter_attribute, settings.filter_values)
             check_statement(settings, table, client, only)  # limits.py: DynamoDB's 8,192 characters
+            consumers = Consumers.preflight(settings, table, client, lambda_client(settings.aws_region))  # who sees it
             source = source_for(settings, table, client, s3, only)
             source.check()
             budget = RunBudget.of(settings, table)
@@ -78,17 +90,25 @@ def _run(settings: Settings, client: DynamoDBClient | None, retry: RetryPolicy |
     retry = retry or RetryPolicy(stall_s=settings.max_stall_seconds)
     write_budget = WriteBudget(budget.wcu_per_item, budget.wcu_cap, settings.max_items_per_second,
                                resource_caps=budget.resource_caps, resource_units=budget.resource_units)  # fmt: skip
-    emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment)
+    emf = Emf(settings.metrics_namespace, settings.table_name, settings.metrics_environment, wcu_cap=budget.wcu_cap)
+    lag = ConsumerLag.of(settings, consumers.watched, lambda: cloudwatch_client(settings.aws_region),
+                         mappings=consumers.mappings(), on_resume=write_budget.paused,
+                         interval_s=lag_poll_s)  # fmt: skip
     engine = Engine(None if settings.dry_run else toucher, settings.concurrency, write_budget, retry, emf,
-                    unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None))  # fmt: skip
+                    unsettled=redrive.add if redrive else None, settled=getattr(source, "settled", None),
+                    gate=lag)  # fmt: skip
+    consumers.warn()  # after the whole preflight: a refused run stays one line
     started = {**_describe_run(settings, table, source), **budget.describe(), **version_fields()}
+    started["consumers"] = consumers.describe()
     log.info("run started", extra={"event": "run_started", **started})
     signals.attach(engine)
     try:
-        engine.run(source.pages())
+        with lag.watching():  # MAX_CONSUMER_LAG_SECONDS: IteratorAge read before the first write, then once a minute
+            engine.run(source.pages())
     except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
         engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
-    return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source)
+    return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source, consumers=consumers,
+                      lag=lag)  # fmt: skip
 
 
 def _summarise(
@@ -99,6 +119,8 @@ def _summarise(
     budget: RunBudget | None,
     emf: Emf,
     source: Source | None,
+    consumers: Consumers | None = None,
+    lag: ConsumerLag | None = None,
 ) -> int:
     """Put the re-drive file in place, let the source finish (its own counters and files), print the summary line;
     the exit code."""
@@ -109,9 +131,12 @@ def _summarise(
     if (redrive_error or report.error) and code == EXIT_OK:
         code = EXIT_FAILED
     summary = {"event": "summary", "dry_run": settings.dry_run, **engine.rates(), **redrive_fields, **report.fields}
+    summary.update(lag.summary(read_metrics=engine.signal is None) if lag else {})  # per consumer: paused, age, errors
     summary.update(interrupted=engine.signal is not None, exit_code=code)
     if settings.dry_run and budget is not None:
         summary.update(budget.estimate(summary["selected"], settings.max_items_per_second))
+    if settings.dry_run and consumers is not None:  # who would see it, and how often they would be invoked
+        summary.update(consumers=consumers.describe(), **consumers.estimate(summary["selected"]))
     summary.update(report.outcomes, selected=summary["selected"] + sum(report.outcomes.values()))
     if engine.abort_error is not None or redrive_error or report.error:
         summary["error"] = "; ".join(str(e) for e in (engine.abort_error, redrive_error, report.error) if e)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # Every DynamoDB action the worker calls, and on what. Terraform's task role grants exactly these (a test compares).
 DYNAMODB_ACTIONS: dict[str, str] = {
     "dynamodb:DescribeTable": "table",  # preflight (table.describe)
-    "dynamodb:DescribeKinesisStreamingDestination": "table",  # preflight, only when the table has no DynamoDB stream
+    "dynamodb:DescribeKinesisStreamingDestination": "table",  # preflight: the consumers; the stream if none
     "dynamodb:Query": "table and indexes",  # the selection (sources/partition.py, index_dates.py)
     "dynamodb:PartiQLUpdate": "table",  # the touch: UPDATE statements in BatchExecuteStatement (touch.Toucher)
     "dynamodb:Scan": "table, only for ALL_ITEMS",  # the whole-table selection (sources/whole_table.py)

@@ -123,6 +123,11 @@ class WriteBudget:
         """A request went through with no throttling: let the rate climb back."""
         self.adaptive.succeeded(self._accepted())
 
+    def paused(self, seconds: float) -> None:
+        """Writes were held for `seconds` (the consumers' lag, consumer_lag.py): the run resumes at the rate it had."""
+        self.adaptive.paused(seconds)
+        self.meter.paused(seconds)
+
     def _accepted(self) -> float:
         """What DynamoDB accepted lately, in units/s; 0 while the meter knows too little to say."""
         return self.meter.rate() if self.meter.known() else 0.0

@@ -66,79 +66,27 @@ The endpoint comes from boto3's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
-    AwareDatetime,
-    BeforeValidator,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream_rerun import sources
+from stream_rerun.config_types import TIME_HINT, FilterValues, FunctionNames, IsoTime
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import index_dates
 
 _NAME = r"^[A-Za-z0-9_.\-]{3,255}$"
 _RUN_ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
-MAX_FILTER_VALUES = 50  # kept well inside a statement's parameter limits
-
-
-def _filter_values(value: Any) -> Any:
-    """FILTER_VALUES: a JSON array (from the environment) of strings, numbers and booleans, 1 to 50 of them."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError('is not JSON: write a JSON array such as ["FAILED", 3, true]') from None
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_FILTER_VALUES:
-        raise ValueError(f"must be a JSON array of 1 to {MAX_FILTER_VALUES} values")
-    for one in value:
-        if not isinstance(one, str | int | float | bool) or (isinstance(one, float) and not math.isfinite(one)):
-            raise ValueError(f"holds {json.dumps(one)}: only strings, numbers and true/false are allowed")
-    return tuple(value)
-
-
-def _iso_time(value: Any) -> Any:
-    """CHANGED_FROM/CHANGED_TO: ISO 8601 date and time (the zone is AwareDatetime's rule), not epoch seconds."""
-    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", value.strip()):
-        raise ValueError("is not an ISO 8601 date and time")
-    return value
-
-
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
-_TIME_HINT = "set an ISO 8601 time with a zone, e.g. 2026-11-27T02:10:00Z or 2026-11-27T03:10:00+01:00"
-
-_FUNCTION = re.compile(
-    r"^(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$"
-)
-
-
-def _function_names(value: Any) -> Any:
-    """CONSUMER_FUNCTIONS: comma-separated Lambda function names or ARNs (blanks between commas ignored)."""
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("names no function")
-    for one in value:
-        if not isinstance(one, str) or not _FUNCTION.match(one):
-            raise ValueError(f"{one!r} is not a Lambda function name or ARN")
-    return tuple(dict.fromkeys(value))
-
-
-FunctionNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_function_names)]
-
-FilterValues = Annotated[tuple[str | int | float | bool, ...], NoDecode, BeforeValidator(_filter_values)]
 
 
 def _generated_run_id() -> str:
@@ -190,8 +138,8 @@ class Settings(BaseSettings):
     filter_values: FilterValues | None = Field(
         None, description='set a JSON array of strings, numbers or true/false, e.g. ["FAILED","TIMEOUT"]'
     )
-    changed_from: IsoTime | None = Field(None, description=_TIME_HINT)
-    changed_to: IsoTime | None = Field(None, description=_TIME_HINT)
+    changed_from: IsoTime | None = Field(None, description=TIME_HINT)
+    changed_to: IsoTime | None = Field(None, description=TIME_HINT)
     export_s3_uri: str | None = Field(
         None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", description="set s3://bucket/prefix/"
     )

@@ -16,17 +16,31 @@ unread on the stream and expire after 24 hours.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stream_rerun.errors import CREDENTIAL_CODES, ConfigError, error_code, error_message, is_lost_answer
+from stream_rerun.errors import (
+    CREDENTIAL_CODES,
+    WORKER,
+    Caller,
+    ConfigError,
+    error_code,
+    error_message,
+    is_lost_answer,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+
+    from stream_rerun.config import Settings
+    from stream_rerun.table import TableInfo
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"  # the state of a CONSUMER_FUNCTIONS function no discovered mapping matches
 MAX_PAGES = 50  # 50 pages of 100 mappings: a stream has at most a handful; a stand-in looping its marker stops here
@@ -88,6 +102,28 @@ class Consumers:
     discovered: bool  # False when discovery could not run (no permission, an endpoint without the Lambda API, ...)
     reason: str | None = None  # why not, or a warning (no consumer found, Kinesis destinations not readable)
 
+    @classmethod
+    def preflight(
+        cls, settings: Settings, table: TableInfo, dynamodb: DynamoDBClient, lambda_: LambdaClient
+    ) -> Consumers:
+        """The worker's preflight: discover the table's consumers and check them; raises ConfigError. The warning, if
+        any, is logged by `warn` once the whole preflight has passed."""
+        consumers = discover(lambda_, dynamodb, table_name=table.name,
+                             stream_arn=table.stream_arn, named=settings.consumer_functions)  # fmt: skip
+        consumers.check(settings.allow_disabled_consumers, settings.max_consumer_lag_seconds)
+        return consumers
+
+    def mappings(self) -> dict[str, list[str]]:
+        """Each watched function's mapping UUIDs on the stream (its on-failure deliveries are counted by mapping)."""
+        found = [c for c in self.found if c.kind == "lambda" and c.uuid and c.function in self.watched]
+        return {name: [c.uuid for c in found if c.function == name and c.uuid] for name in self.watched}
+
+    def warn(self) -> None:
+        """One warning line when discovery could not run or found no consumer (or part of it failed)."""
+        if self.reason:
+            log.warning(f"consumers: {self.reason}",
+                        extra={"event": "consumers_unknown", "discovered": self.discovered})  # fmt: skip
+
     def describe(self) -> dict[str, Any]:
         """For run_started, the dry-run summary and the launcher's plan."""
         return {
@@ -106,7 +142,7 @@ class Consumers:
             raise ConfigError(
                 f"a consumer of the table's stream is not Enabled: {which}: records fired now would wait unread and "
                 "expire from the stream after 24 hours: enable the mapping (aws lambda update-event-source-mapping "
-                "--uuid <uuid> --enabled) or set ALLOW_DISABLED_CONSUMERS=true"
+                f"--uuid {idle[0].uuid if len(idle) == 1 else '<uuid>'} --enabled) or set ALLOW_DISABLED_CONSUMERS=true"
             )
         if max_lag is not None and not self.watched:
             why = self.reason or "no Lambda mapping on the table's stream"
@@ -138,13 +174,15 @@ def discover(
     table_name: str,
     stream_arn: str | None,
     named: tuple[str, ...] | None = None,
+    caller: Caller = WORKER,
 ) -> Consumers:
     """Find the table's consumers: the mappings on `stream_arn` (the table's current stream) and on each ACTIVE Kinesis
     streaming destination's stream, and the destinations themselves. `named` (CONSUMER_FUNCTIONS) picks the watched
-    functions; one no mapping matches (by name or ARN) is listed with state "unknown". Never raises for AWS errors."""
+    functions; one no mapping matches (by name or ARN) is listed with state "unknown". Never raises for AWS errors: a
+    failed call is a clause of `reason` naming the permission `caller` lacks, or the endpoint."""
     problems: list[str] = []
     found: list[Consumer] = []
-    kinesis, kinesis_problem = _kinesis_destinations(dynamodb_client, table_name)
+    kinesis, kinesis_problem = _kinesis_destinations(dynamodb_client, table_name, caller)
     if kinesis_problem:
         problems.append(kinesis_problem)
     found.extend(kinesis)
@@ -152,7 +190,7 @@ def discover(
     sources += [c.arn for c in kinesis if c.enabled]
     listed = True
     for source in sources:
-        mappings, problem = _mappings(lambda_client, source)
+        mappings, problem = _mappings(lambda_client, source, caller)
         if problem:
             problems.append(problem)
             listed = False
@@ -162,15 +200,15 @@ def discover(
     found = [replace(c, named=True) if any(_matches(ref, c) for ref in named) else c for c in found]
     found.extend(_undiscovered(named, found))
     watched = _watched(named, found)
-    if listed and not problems and not found:
-        problems.append(
+    if listed and all(c.state == UNKNOWN for c in found):  # nothing but CONSUMER_FUNCTIONS' own names
+        problems.insert(0,
             "no consumer found (no Lambda mapping on the table's stream, no Kinesis destination): a KCL application "
-            "or another account's reader is not listed here; set CONSUMER_FUNCTIONS to name one"
-        )
+            "or another account's reader is not listed by any API; CONSUMER_FUNCTIONS names such functions"
+        )  # fmt: skip
     return Consumers(tuple(found), watched, discovered=listed, reason="; ".join(problems) or None)
 
 
-def _mappings(client: LambdaClient, source: str) -> tuple[list[Consumer], str | None]:
+def _mappings(client: LambdaClient, source: str, caller: Caller) -> tuple[list[Consumer], str | None]:
     """The event source mappings reading `source`, or the reason they could not be listed."""
     found: list[Consumer] = []
     params: dict[str, Any] = {"EventSourceArn": source}
@@ -178,7 +216,7 @@ def _mappings(client: LambdaClient, source: str) -> tuple[list[Consumer], str | 
         try:
             page = client.list_event_source_mappings(**params)
         except (ClientError, BotoCoreError) as exc:
-            return [], _failed(exc, "lambda:ListEventSourceMappings", "Lambda", client.meta.endpoint_url)
+            return [], _failed(exc, "lambda:ListEventSourceMappings", "Lambda", client.meta.endpoint_url, caller)
         found.extend(mapping_of(m) for m in page.get("EventSourceMappings", []))
         marker = page.get("NextMarker")
         if not marker:
@@ -208,11 +246,12 @@ def mapping_of(mapping: Any) -> Consumer:
     )
 
 
-def _kinesis_destinations(client: DynamoDBClient, table_name: str) -> tuple[list[Consumer], str | None]:
+def _kinesis_destinations(client: DynamoDBClient, table: str, caller: Caller) -> tuple[list[Consumer], str | None]:
     try:
-        answer = client.describe_kinesis_streaming_destination(TableName=table_name)
+        answer = client.describe_kinesis_streaming_destination(TableName=table)
     except (ClientError, BotoCoreError) as exc:
-        return [], _failed(exc, "dynamodb:DescribeKinesisStreamingDestination", "DynamoDB", client.meta.endpoint_url)
+        action = "dynamodb:DescribeKinesisStreamingDestination"
+        return [], _failed(exc, action, "DynamoDB", client.meta.endpoint_url, caller)
     destinations = answer.get("KinesisDataStreamDestinations", [])
     return [_destination_of(d) for d in destinations], None
 
@@ -223,16 +262,17 @@ def _destination_of(destination: Any) -> Consumer:
                     state=str(destination.get("DestinationStatus", UNKNOWN)))  # fmt: skip
 
 
-def _failed(exc: BaseException, action: str, service: str, endpoint: str) -> str:
+def _failed(exc: BaseException, action: str, service: str, endpoint: str, caller: Caller) -> str:
     """One clause saying what failed and what to grant or point at."""
     code = error_code(exc)
     if code in CREDENTIAL_CODES:
-        return (f"{action} was refused ({code}) to the worker's credentials: grant {action} (on \"*\" for Lambda) in "
-                "the task role, or set CONSUMER_FUNCTIONS")  # fmt: skip
+        scope = ' (on "*")' if action.startswith("lambda:") else ""
+        return f"{action} was refused ({code}) to {caller.who}: it needs {action}{scope}: {caller.fix}"
     if is_lost_answer(exc):
         return f"{action}: cannot reach {service} at {endpoint} ({code}): check AWS_ENDPOINT_URL and the network"
-    return (f"{action} failed at {endpoint} ({code}: {error_message(exc)[:120]}): the endpoint may not serve "
-            f"{service} (AWS_ENDPOINT_URL_{service.upper()} picks one)")  # fmt: skip
+    var = f"AWS_ENDPOINT_URL_{service.upper()}"
+    return (f"{action} failed at {endpoint} ({code}: {error_message(exc)[:120]}): does that endpoint serve "
+            f"{service}'s API? ({var} or AWS_ENDPOINT_URL picks it; an emulator may not model the call)")  # fmt: skip
 
 
 def _name_of(arn: str) -> str:

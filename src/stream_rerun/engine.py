@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from stream_rerun.capacity import Reservation, WriteBudget
+from stream_rerun.counters import Counters, Gate, OpenGate
 from stream_rerun.errors import (
     RerunError,
     RunAbortedError,
@@ -36,39 +37,7 @@ from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 5.0
-
-
-@dataclass
-class Counters:
-    """The run's counts; every item selected ends in exactly one of the outcome counters or `unprocessed`."""
-
-    selected: int = 0
-    touched: int = 0
-    already_done: int = 0
-    vanished: int = 0
-    filtered_out: int = 0
-    failed: int = 0
-    unprocessed: int = 0
-    retried_requests: int = 0
-    throttled_statements: int = 0
-    lost_answers: int = 0
-    key_range_throttles: int = 0  # requests throttled for one hot partition: only its items back off
-    consumed_wcu: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, name: str, n: int | float = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-    def add_many(self, counts: dict[str, int | float]) -> None:
-        """Several counters at once, under one lock (a request's outcomes, not one lock per item)."""
-        with self._lock:
-            for name, n in counts.items():
-                setattr(self, name, getattr(self, name) + n)
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+GATE_CHECK_S = 0.2  # how often a request held at a closed gate looks again
 
 
 class Engine:
@@ -88,13 +57,15 @@ class Engine:
         *,
         unsettled: Callable[[list[Key]], None] | None = None,
         settled: Callable[[list[tuple[Key, str]]], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.toucher = toucher  # None: dry run, count only
         self.concurrency = concurrency
         self.budget = budget or WriteBudget(1.0)
         self.retry = retry or RetryPolicy()
         self.emf = emf or Emf("", "", "")
-        self.stall = StallWatch(self.retry.stall_s)
+        self.gate: Gate = gate or OpenGate()  # the consumers' lag: no new request while it is closed
+        self.stall = StallWatch(self.retry.stall_s, paused=self.gate.paused_s)  # a pause is not a stall
         self.hot = HotPartitions(self.retry)
         self.counters = Counters()
         self.stop_event = threading.Event()
@@ -173,7 +144,10 @@ class Engine:
         attempt, sent = 0, False
         while groups:
             pending = groups.pop()
-            if self.stall.stalled():
+            if self.gate.closed() and self._held():  # stopped while held: never sent again, so unprocessed
+                self._abandon([p for group in (pending, *groups) for p in group], sent=False)
+                return
+            if self.stall.stalled():  # (the time held at the gate is not counted)
                 self._stalled()
             if self.hot.any() and self.stop_event.wait(self.hot.wait(self._partitions(pending))):  # hot items wait
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
@@ -183,6 +157,10 @@ class Engine:
                 self.budget.settle(reservation, 0.0, 0)
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
+            if self.gate.closed():  # it closed while this request waited for its turn: the units go back, it waits
+                self.budget.settle(reservation, 0.0, 0)
+                groups.append(pending)
+                continue
             following, troubled = self._send(pending, reservation)
             groups.extend(group for group in following if group)
             sent = True
@@ -256,6 +234,17 @@ class Engine:
         name = self.toucher.key_names[0]
         return {next(iter(p.key[name].items())) for p in pending}
 
+    def _held(self) -> bool:
+        """Wait while the gate is closed (requests in flight finish meanwhile); True when the run stopped. A pause
+        that reaches MAX_CONSUMER_PAUSE_SECONDS in all aborts the run."""
+        while self.gate.closed():
+            error = self.gate.exhausted()
+            if error is not None:
+                self.abort(error)
+            if self.stop_event.wait(GATE_CHECK_S):
+                return True
+        return self.stop_event.is_set()
+
     def _not_resent(self, pending: list[Pending], exc: Exception) -> None:
         """A lost answer without a marker: the request may have been applied, and a resend would then fire twice."""
         reason = (
@@ -312,7 +301,8 @@ class Engine:
     def _progress(self) -> None:
         while not self.stop_event.wait(PROGRESS_INTERVAL_S):
             rates = self.rates()
-            log.info("progress", extra={"event": "progress", **rates, **self.emf.fields(rates)})
+            paused = self.gate.progress_fields()  # paused_for, the consumer and its age while the gate is closed
+            log.info("progress", extra={"event": "progress", **rates, **paused, **self.emf.fields(rates)})
 
     def rates(self) -> dict[str, Any]:
         """The counters plus elapsed time and throughput so far."""

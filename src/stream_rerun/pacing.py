@@ -73,6 +73,15 @@ class RateMeter:
             span = min(self.window, max(now - self._first, 0.05))
             return sum(units for _, units in self._events) / span
 
+    def paused(self, seconds: float) -> None:
+        """Nothing was sent for `seconds` (consumer pacing): what was accepted before the pause counts as accepted just
+        now, so the rate after it is not mistaken for what DynamoDB accepts."""
+        with self._lock:
+            now = self._clock()
+            self._events = deque((min(at + seconds, now), units) for at, units in self._events)
+            if self._first is not None:
+                self._first += seconds
+
 
 class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
@@ -160,3 +169,10 @@ class AdaptiveRate:
             # Only a rate that is used is probed further: at most twice what DynamoDB was seen to accept.
             self.rate = min(self.ceiling, max(self.rate, min(grown, 2 * max(self._peak, self.start))))
             self._changed += steps * self.interval
+
+    def paused(self, seconds: float) -> None:
+        """Writes were held for `seconds` (consumer pacing): the growth steps and the cut's cooldown move on by as much,
+        so the rate resumes as it was, neither grown by idle steps nor open to a second cut."""
+        with self._lock:
+            self._changed += seconds
+            self._cut_at += seconds

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from stream_rerun.pacing import Clock
@@ -29,26 +29,33 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+def _never_paused() -> float:
+    return 0.0
+
+
 @dataclass
 class StallWatch:
-    """When the run last made progress (a statement settled); stalled after `limit` seconds without any."""
+    """When the run last made progress (a statement settled); stalled after `limit` seconds without any. Time the run
+    spent paused on purpose (`paused`: seconds paused so far, consumer pacing) is not a stall and does not count."""
 
     limit: float
     clock: Clock = time.monotonic
+    paused: Callable[[], float] = _never_paused
     _last: float = field(init=False)
+    _paused_then: float = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._last = self.clock()
+        self._last, self._paused_then = self.clock(), self.paused()
 
     def progress(self) -> None:
         with self._lock:
-            self._last = self.clock()
+            self._last, self._paused_then = self.clock(), self.paused()
 
     def stalled_for(self) -> float:
-        """Seconds since the last progress."""
+        """Seconds since the last progress, less the time paused since."""
         with self._lock:
-            return self.clock() - self._last
+            return self.clock() - self._last - (self.paused() - self._paused_then)
 
     def stalled(self) -> bool:
         return self.stalled_for() >= self.limit

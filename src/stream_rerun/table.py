@@ -54,6 +54,7 @@ class TableInfo:
     write_capacity: float | None = None  # provisioned WCU, or the on-demand maximum write request units when set
     arn: str = ""  # the table's ARN (exports are requested and listed by it)
     local_indexes: dict[str, IndexInfo] = field(default_factory=dict)
+    stream_arn: str | None = None  # LatestStreamArn while the stream is enabled (consumers.py lists its readers)
 
     @property
     def hash_key(self) -> str:
@@ -107,7 +108,14 @@ def _table_info(desc: Any, stream: str) -> TableInfo:
         write_capacity=_write_capacity(desc, billing),
         arn=str(desc.get("TableArn", "")),
         local_indexes=local,
+        stream_arn=_stream_arn(desc),
     )
+
+
+def _stream_arn(desc: Any) -> str | None:
+    """The current stream's ARN, only while the stream is enabled: a disabled stream's last ARN gets no new record."""
+    enabled = (desc.get("StreamSpecification") or {}).get("StreamEnabled")
+    return str(desc["LatestStreamArn"]) if enabled and desc.get("LatestStreamArn") else None
 
 
 def _index_info(gsi: Any, billing: str | None) -> IndexInfo:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
+from stream_rerun import metrics
 from stream_rerun_dev.emulator import free_port
 from tests.support.env import clean_environ
 
@@ -129,6 +130,11 @@ def test_terraform_wrote_what_the_launcher_needs(applied: dict[str, Any], moto_s
     )
     assert config["task_definition"] == "stream-rerun-dev" and config["subnets"] == [applied["subnet"]]
     assert config["cluster"] == applied["outputs"]["run_task_config"]["cluster"]
+    # the launcher prints the dashboard with the task, and asks before a run where the deployment says so
+    assert config["dashboard_name"] == "stream-rerun-dev" and config["confirm_runs"] is True
+    assert config["dashboard_url"] == (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#dashboards/dashboard/stream-rerun-dev"
+    )
     assert applied["outputs"]["operator_policy_arn"].endswith(":policy/stream-rerun-dev-operator")
     policy = client(moto_server, "iam").get_policy(PolicyArn=applied["outputs"]["operator_policy_arn"])["Policy"]
     version = client(moto_server, "iam").get_policy_version(
@@ -140,6 +146,7 @@ def test_terraform_wrote_what_the_launcher_needs(applied: dict[str, Any], moto_s
         a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert "ecs:RunTask" in actions and "ssm:GetParameter" in actions
+    assert {"dynamodb:DescribeTable", "lambda:ListEventSourceMappings"} <= actions  # the launcher's plan
 
 
 def test_the_task_reads_exports_and_writes_redrive_files_under_their_prefixes(
@@ -274,3 +281,20 @@ def test_failed_tasks_and_failed_items_reach_the_alarm_topic(applied: dict[str, 
     assert (alarm["Namespace"], alarm["MetricName"], alarm["AlarmActions"]) == (
         "ddb-stream-rerun", "FailedItems", [applied["topic"]])  # fmt: skip
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"table": "orders", "environment": "dev"}
+
+
+def test_the_dashboard_reads_what_the_worker_emits_and_each_consumer(applied: dict[str, Any], moto_server: str) -> None:
+    # GIVEN examples/complete with two consumers, applied: the dashboard CloudWatch stored
+    stored = client(moto_server, "cloudwatch").get_dashboard(DashboardName="stream-rerun-dev")
+    body = json.loads(stored["DashboardBody"])
+    lines = [line for w in body["widgets"] if w["type"] == "metric" for line in w["properties"]["metrics"]]
+    read = [(line[0], line[1], dict(zip(line[2:-1:2], line[3:-1:2], strict=True))) for line in lines if len(line) > 1]
+    # THEN the worker's widgets read metrics the worker emits, under its dimensions (this table, this environment)
+    worker = {name: dims for namespace, name, dims in read if namespace == "ddb-stream-rerun"}
+    assert set(metrics.COUNTS) | {metrics.CAP} <= set(worker) <= metrics.NAMES
+    assert all(list(dims) == metrics.DIMENSIONS for dims in worker.values())
+    assert all(dims == {"table": "orders", "environment": "dev"} for dims in worker.values())
+    # and each consumer has its iterator age, errors and concurrency
+    lambdas = {(name, dims["FunctionName"]) for namespace, name, dims in read if namespace == "AWS/Lambda"}
+    assert lambdas == {(m, f) for m in ("IteratorAge", "Errors", "ConcurrentExecutions")
+                       for f in ("orders-indexer", "orders-mailer")}  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from stream_rerun.aws import (
+    CONSUMER_ACTIONS,
     DYNAMODB_ACTIONS,
     EXPORT_ACTIONS,
     FAILURE_QUEUE_ACTIONS,
@@ -107,12 +108,18 @@ def test_every_statement_has_a_sid() -> None:
         assert statement.get("sid"), name
 
 
-def test_no_wildcard_resource_except_the_ecr_login_the_cluster_scoped_list_and_list_exports() -> None:
-    # dynamodb:ListExports has no resource type (Service Authorization Reference, list_amazondynamodb.html).
+# Actions without a resource type, granted on "*" alone (Service Authorization Reference: list_amazondynamodb.html,
+# list_awslambda.html, list_amazoncloudwatch.html), each in a statement of its own.
+WILDCARD_ONLY = (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"], ["dynamodb:ListExports"],
+                 ["lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"],
+                 ["lambda:ListEventSourceMappings"])  # fmt: skip
+
+
+def test_no_wildcard_resource_except_actions_without_a_resource_type() -> None:
     for sid, statement, resources in rendered_statements():
         if "*" in resources:
             actions = _expand(statement["actions"], locals_())
-            assert actions in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"], ["dynamodb:ListExports"]), sid
+            assert actions in WILDCARD_ONLY and resources == ["*"], sid
             if actions == ["ecs:ListTasks"]:
                 assert _conditions(statement) == {"ecs:cluster"}, f"{sid}: ListTasks on * needs ecs:cluster"
 
@@ -170,6 +177,8 @@ SERVICE_AUTHORIZATION_FORMS: dict[str, tuple[str, ...]] = {
     "sqs:ReceiveMessage": (SQS_QUEUE,), "sqs:ChangeMessageVisibility": (SQS_QUEUE,), "sqs:DeleteMessage": (SQS_QUEUE,),
     "sqs:GetQueueAttributes": (SQS_QUEUE,),
     "s3:ListBucket": ("arn:${Partition}:s3:::${BucketName}",),
+    # The stream's consumers: neither action has a resource type (list_awslambda.html, list_amazoncloudwatch.html).
+    "lambda:ListEventSourceMappings": ("*",), "cloudwatch:GetMetricData": ("*",),
 }  # fmt: skip
 # The module's expressions, rendered with sample values (a cluster "c", a deployment "x-dev").
 ACCOUNT = {"Partition": "aws", "Region": "eu-west-1", "Account": "123456789012"}
@@ -284,7 +293,11 @@ def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
         for body in dyn.values()
     }
     granted |= conditional["ScanWholeTable"][1]
-    assert granted == set(DYNAMODB_ACTIONS)
+    assert {a for a in granted if a.startswith("dynamodb:")} == set(DYNAMODB_ACTIONS)
+    # the consumers' reads: always granted (preflight lists them on every run), alone, on "*"
+    watch = [s for s in task["statement"] if s["sid"] == "WatchConsumers"]
+    assert len(watch) == 1 and set(_expand(watch[0]["actions"], loc)) == CONSUMER_ACTIONS
+    assert watch[0]["resources"] == ["*"] and granted - set(DYNAMODB_ACTIONS) == CONSUMER_ACTIONS
     assert "var.allow_full_table_scan" in conditional["ScanWholeTable"][0]
     assert conditional["ReadKeyFiles"][1] == {"s3:GetObject"}
     # the incident selections' actions, each only in the statement of its opt-in
@@ -304,7 +317,7 @@ def test_task_role_grants_exactly_the_workers_dynamodb_actions() -> None:
     for sid, (_, actions) in conditional.items():
         assert not actions & optional or sid in ("ExportTable", "FollowExports", "ListExports", "ReadTableStream"), sid
     for statement in task["statement"]:  # the table, or (for Query) the table and its named indexes
-        assert "local.table_arn" in str(statement["resources"])
+        assert "local.table_arn" in str(statement["resources"]) or statement is watch[0], statement["sid"]
 
 
 def _expand(actions: Any, loc: dict[str, Any]) -> list[str]:
@@ -480,13 +493,20 @@ def test_operator_policy_grants_exactly_what_the_launcher_calls() -> None:
     statements = operator["statement"] + documents["aws_iam_policy_document.run_tasks"]["statement"]
     assert {a for s in statements for a in s["actions"]} == set(OPERATOR_ACTIONS)
     for statement in statements:
-        if statement["resources"] == ["*"]:  # only a cluster's task list, narrowed to this cluster
-            assert statement["actions"] == ["ecs:ListTasks"] and _conditions(statement) == {"ecs:cluster"}
+        if statement["resources"] == ["*"]:  # a cluster's task list, narrowed to this cluster; the stream's consumers
+            assert statement["actions"] in (["ecs:ListTasks"], ["lambda:ListEventSourceMappings"]), statement["sid"]
+            if statement["actions"] == ["ecs:ListTasks"]:
+                assert _conditions(statement) == {"ecs:cluster"}
+    # the launcher's plan reads the table and its stream's consumers, nothing else of DynamoDB or Lambda
+    plan = {a for s in statements for a in s["actions"] if a.split(":")[0] in ("dynamodb", "lambda")}
+    assert plan == {"dynamodb:DescribeTable", "dynamodb:DescribeKinesisStreamingDestination",
+                    "lambda:ListEventSourceMappings"}  # fmt: skip
 
 
 def test_envs_pass_every_option_an_operator_needs() -> None:
     needed = {"allow_full_table_scan", "keys_file_s3_prefix", "keys_file_kms_key_arn", "fargate_spot", "name",
-              "extra_index_names", "cpu_architecture", "max_wcu_per_second"}  # fmt: skip
+              "extra_index_names", "cpu_architecture", "max_wcu_per_second", "consumer_function_names",
+              "confirm_runs"}  # fmt: skip
     for env in ("dev", "prod"):
         call = parse(TF / "envs" / env / "main.tf")["module"][0]["stream_rerun"]
         assert needed <= set(call), f"{env} does not pass {needed - set(call)}"

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from stream_rerun.errors import ConfigError
 from stream_rerun.keys import Key, typed
 from stream_rerun.readpace import ReadPace
-from stream_rerun.sources._base import PAGE_SIZE
+from stream_rerun.sources._base import PAGE_SIZE, described
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from stream_rerun.config import Settings
     from stream_rerun.filters import ItemFilter
+    from stream_rerun.sources._base import Context
     from stream_rerun.table import TableInfo
 
 
@@ -65,9 +66,10 @@ def query_selection(values: dict[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in _QUERY_VARIABLES if values.get(name) is not None}
 
 
-def sort_variables(begins_with: str | None, first: str | None, last: str | None) -> tuple[tuple[str, str], ...]:
+def sort_variables(settings: Settings) -> tuple[tuple[str, str], ...]:
     """SORT_KEY_BEGINS_WITH, SORT_KEY_FROM and SORT_KEY_TO, those given, as (name, value)."""
-    named = (("SORT_KEY_BEGINS_WITH", begins_with), ("SORT_KEY_FROM", first), ("SORT_KEY_TO", last))
+    named = (("SORT_KEY_BEGINS_WITH", settings.sort_key_begins_with), ("SORT_KEY_FROM", settings.sort_key_from),
+             ("SORT_KEY_TO", settings.sort_key_to))  # fmt: skip
     return tuple((var, value) for var, value in named if value is not None)
 
 
@@ -125,6 +127,22 @@ def readable_filter(only: ItemFilter | None, index: str | None) -> ItemFilter | 
     holds may be older than the item's, so filtering there could drop an item that now matches (never touched) and
     select one that no longer does; through an index the touch's condition alone decides, on the item itself."""
     return only if index is None else None
+
+
+class QueriedSource:
+    """What the Query sources (partition.py, index_dates.py) share once `check()` has built their queries: reading
+    them page by page, and describing the selection."""
+
+    queries: list[PartitionQuery]
+    selection: dict[str, Any]
+    context: Context
+
+    def pages(self) -> Iterator[list[Key]]:
+        return query_pages(self.context.client, self.context.table, self.queries, self.context.only,
+                           reads=self.context.reads)  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        return described(self.selection)
 
 
 def query_pages(

@@ -4,19 +4,17 @@ key. Preflight checks that the index exists, is ACTIVE and is keyed by GSI_DATE_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.keys import typed
-from stream_rerun.sources._base import Context, Kind, described
-from stream_rerun.sources._reads import PartitionQuery, query_pages, query_selection, sort_range, sort_variables
+from stream_rerun.sources._base import Context, Kind
+from stream_rerun.sources._reads import PartitionQuery, QueriedSource, query_selection, sort_range, sort_variables
 
 if TYPE_CHECKING:
     from stream_rerun.config import Settings
-    from stream_rerun.keys import Key
     from stream_rerun.table import IndexInfo
 
 _MAX_RANGE_DAYS = 3660
@@ -61,7 +59,7 @@ def _parse_date(var: str, value: str, fmt: str) -> date:
 
 
 @dataclass
-class IndexDatesSource:
+class IndexDatesSource(QueriedSource):
     """The dates (each with the variable it came from, for a typing error), through the index GSI_NAME."""
 
     index: str
@@ -81,7 +79,7 @@ class IndexDatesSource:
                 dates = [("GSI_DATE_FROM", day) for day in date_range(settings)]
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-        return cls(settings.gsi_name or "", dates, settings.gsi_date_attribute, _sort_of(settings),
+        return cls(settings.gsi_name or "", dates, settings.gsi_date_attribute, sort_variables(settings),
                    query_selection(settings.model_dump()), context)  # fmt: skip
 
     def check(self) -> None:
@@ -108,17 +106,6 @@ class IndexDatesSource:
                 f"(it is '{index.hash_key}'): unset GSI_DATE_ATTRIBUTE or choose the index keyed by it"
             )
         return index
-
-    def pages(self) -> Iterator[list[Key]]:
-        return query_pages(self.context.client, self.context.table, self.queries, self.context.only,
-                           reads=self.context.reads)  # fmt: skip
-
-    def describe(self) -> dict[str, Any]:
-        return described(self.selection)
-
-
-def _sort_of(settings: Settings) -> tuple[tuple[str, str], ...]:
-    return sort_variables(settings.sort_key_begins_with, settings.sort_key_from, settings.sort_key_to)
 
 
 KIND = Kind(

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.keys import typed
-from stream_rerun.sources._base import Context, Kind, described
-from stream_rerun.sources._reads import PartitionQuery, query_pages, query_selection, sort_range, sort_variables
+from stream_rerun.sources._base import Context, Kind
+from stream_rerun.sources._reads import PartitionQuery, QueriedSource, query_selection, sort_range, sort_variables
 
 if TYPE_CHECKING:
     from stream_rerun.config import Settings
-    from stream_rerun.keys import Key
 
 
 @dataclass
-class PartitionSource:
+class PartitionSource(QueriedSource):
     """One partition: HASH_KEY_VALUE, typed from the key schema, and the SORT_KEY_* narrowing given."""
 
     value: str
@@ -28,24 +26,13 @@ class PartitionSource:
     @classmethod
     def of(cls, settings: Settings, context: Context) -> PartitionSource:
         assert settings.hash_key_value is not None
-        return cls(settings.hash_key_value, _sort_of(settings), query_selection(settings.model_dump()), context)
+        return cls(settings.hash_key_value, sort_variables(settings), query_selection(settings.model_dump()), context)
 
     def check(self) -> None:
         table = self.context.table
         value = typed("HASH_KEY_VALUE", self.value, table.attr_types[table.hash_key])
         narrowing = sort_range(self.sort, table, table.range_key, f"table '{table.name}'")
         self.queries = [PartitionQuery(None, table.hash_key, value, narrowing)]
-
-    def pages(self) -> Iterator[list[Key]]:
-        return query_pages(self.context.client, self.context.table, self.queries, self.context.only,
-                           reads=self.context.reads)  # fmt: skip
-
-    def describe(self) -> dict[str, Any]:
-        return described(self.selection)
-
-
-def _sort_of(settings: Settings) -> tuple[tuple[str, str], ...]:
-    return sort_variables(settings.sort_key_begins_with, settings.sort_key_from, settings.sort_key_to)
 
 
 KIND = Kind({"HASH_KEY_VALUE": lambda s: s.hash_key_value is not None}, PartitionSource.of)

@@ -28,6 +28,8 @@ module "stream_rerun" {
   failed_batches_s3_prefix = var.failed_batches_s3_prefix
   fargate_spot             = var.fargate_spot
   alarm_topic_arn          = var.alarm_topic_arn
+  consumer_function_names  = var.consumer_function_names
+  confirm_runs             = false # dev: runs start without a question
 }
 
 output "run_task_config" {
@@ -48,6 +50,11 @@ output "cpu_architecture" {
 output "runbook_name" {
   description = "The SSM Automation runbook that runs the task."
   value       = module.stream_rerun.runbook_name
+}
+
+output "dashboard_url" {
+  description = "The run dashboard of dev in the CloudWatch console."
+  value       = module.stream_rerun.dashboard_url
 }
 
 output "operator_policy_arn" {

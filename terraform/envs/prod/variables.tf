@@ -136,3 +136,10 @@ variable "alarm_topic_arn" {
   type        = string
   default     = null
 }
+
+variable "consumer_function_names" {
+  description = "Lambda functions consuming the table's stream: the run dashboard shows their iterator age, errors and concurrency."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}

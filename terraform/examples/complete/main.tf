@@ -62,4 +62,8 @@ module "stream_rerun" {
   # capacity and alarms
   fargate_spot    = true
   alarm_topic_arn = var.alarm_topic_arn
+
+  # the stream's consumers on the run dashboard; the launcher asks before a run
+  consumer_function_names = var.consumer_function_names
+  confirm_runs            = true
 }

@@ -32,3 +32,8 @@ output "task_definition_arn" {
   description = "The worker's task definition."
   value       = module.stream_rerun.task_definition_arn
 }
+
+output "dashboard_url" {
+  description = "The run dashboard in the CloudWatch console."
+  value       = module.stream_rerun.dashboard_url
+}

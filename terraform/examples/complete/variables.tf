@@ -119,3 +119,10 @@ variable "failed_batches_s3_prefix" {
   type        = string
   default     = "s3://rerun-failures/orders-indexer/"
 }
+
+variable "consumer_function_names" {
+  description = "Lambda functions consuming the table's stream, shown on the run dashboard."
+  type        = list(string)
+  default     = ["orders-indexer", "orders-mailer"]
+  nullable    = false
+}

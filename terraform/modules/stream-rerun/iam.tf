@@ -88,10 +88,12 @@ locals {
   dynamodb_export_list_actions  = ["dynamodb:ListExports"]
   dynamodb_stream_read_actions  = ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"]
   failure_queue_actions         = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-  export_object_arn             = var.export_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.export_s3_prefix, "s3://")}*"
-  table_exports_arn             = "${local.table_arn}/export/*"
-  table_streams_arn             = "${local.table_arn}/stream/*"
-  any_resource                  = "*"
+  # Must equal stream_rerun.aws.CONSUMER_ACTIONS (a test compares them): the stream's consumers, read-only.
+  consumer_actions  = ["lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"]
+  export_object_arn = var.export_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.export_s3_prefix, "s3://")}*"
+  table_exports_arn = "${local.table_arn}/export/*"
+  table_streams_arn = "${local.table_arn}/stream/*"
+  any_resource      = "*"
   # s3://bucket/prefix/ -> the bucket's ARN (ListBucket) and the prefix's objects (GetObject)
   failure_records_parts      = var.failed_batches_s3_prefix == null ? null : regex("^s3://([^/]+)/(.*)$", var.failed_batches_s3_prefix)
   failure_records_bucket_arn = var.failed_batches_s3_prefix == null ? null : "arn:${local.partition}:s3:::${local.failure_records_parts[0]}"
@@ -179,6 +181,17 @@ data "aws_iam_policy_document" "tasks" {
         values   = ["s3.${local.region}.amazonaws.com"]
       }
     }
+  }
+
+  # ---- The stream's consumers: who will see the re-fire, and how far behind they are ----
+  # Preflight lists the event source mappings on the table's stream (and its Kinesis destinations' streams); with
+  # MAX_CONSUMER_LAG_SECONDS the worker reads the consumers' IteratorAge once a minute, and their Errors at the end.
+  # Neither action has a resource type in the Service Authorization Reference (list_awslambda.html,
+  # list_amazoncloudwatch.html): "*" is the only resource either accepts. Both only read.
+  statement {
+    sid       = "WatchConsumers"
+    actions   = local.consumer_actions
+    resources = ["*"]
   }
 
   # ---- CHANGED_FROM: incremental exports the worker requests (export_s3_prefix) ----
@@ -305,6 +318,21 @@ data "aws_iam_policy_document" "operator" {
     sid       = "ReadRunConfiguration"
     actions   = ["ssm:GetParameter"]
     resources = [aws_ssm_parameter.run_task_config.arn]
+  }
+
+  # The plan the launcher prints before it starts anything: the table (its stream, its Kinesis streaming destinations)
+  # and the consumers on those streams, found as the worker finds them (consumers.discover). Read-only;
+  # ListEventSourceMappings has no resource type (list_awslambda.html): "*" only.
+  statement {
+    sid       = "PlanReadTable"
+    actions   = ["dynamodb:DescribeTable", "dynamodb:DescribeKinesisStreamingDestination"]
+    resources = [local.table_arn]
+  }
+
+  statement {
+    sid       = "PlanListConsumers"
+    actions   = ["lambda:ListEventSourceMappings"]
+    resources = ["*"]
   }
 
   # ListTasks (for --attach) lists a cluster's tasks: it is authorised on "*" only, narrowed by the ecs:cluster

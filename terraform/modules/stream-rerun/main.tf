@@ -190,5 +190,8 @@ locals {
     runbook           = aws_ssm_document.runbook.name
     worker_defaults   = local.worker_environment # the task definition's settings, for the launcher's checks
     spot              = var.fargate_spot         # the launcher's default for --spot
+    confirm_runs      = var.confirm_runs         # on a terminal, the launcher asks before it starts a run
+    dashboard_name    = aws_cloudwatch_dashboard.this.dashboard_name
+    dashboard_url     = local.dashboard_url # printed by the launcher with the task's
   }
 }

@@ -62,3 +62,13 @@ output "run_task_config_parameter" {
   description = "SSM parameter holding run_task_config as JSON."
   value       = aws_ssm_parameter.run_task_config.name
 }
+
+output "dashboard_name" {
+  description = "Name of the run dashboard (<name>-<environment>): the worker's writes and the consumers' lag on one time axis."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the run dashboard (the launcher prints it with the task's)."
+  value       = local.dashboard_url
+}

@@ -387,7 +387,7 @@ variable "fargate_spot" {
 
 # ---- Metrics and alarms ----
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the metrics the worker embeds in its log lines (EMF: TouchedItems, FailedItems, ThrottledStatements, ConsumedWCU, ItemsPerSecond; dimensions table and environment). Empty: none."
+  description = "CloudWatch namespace of the metrics the worker embeds in its log lines (EMF: TouchedItems, FailedItems, ThrottledStatements, ConsumedWCU, ItemsPerSecond, and WcuCap on runs with a cap; dimensions table and environment), which the run dashboard and the failed-items alarm read. Empty: none."
   type        = string
   default     = "ddb-stream-rerun"
   nullable    = false
@@ -402,4 +402,24 @@ variable "alarm_topic_arn" {
     condition     = var.alarm_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be an SNS topic ARN."
   }
+}
+
+# ---- The stream's consumers and the run dashboard ----
+variable "consumer_function_names" {
+  description = "Names of the Lambda functions that consume the table's stream: the dashboard shows each one's IteratorAge (Maximum), Errors (Sum) and ConcurrentExecutions (Maximum) under the worker's own metrics. Function names, not ARNs (AWS/Lambda's FunctionName dimension). The task's consumer discovery and CONSUMER_FUNCTIONS need no entry here."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for f in var.consumer_function_names : can(regex("^[A-Za-z0-9_-]{1,64}$", f))])
+    error_message = "consumer_function_names must be Lambda function names (1-64 of A-Z a-z 0-9 _ -), not ARNs or qualified names."
+  }
+}
+
+variable "confirm_runs" {
+  description = "Whether the launcher, on a terminal, shows the run's plan (selection, caps, consumers) and asks before it starts a task (--yes skips the question; without a terminal it never asks). Written to the run configuration as confirm_runs."
+  type        = bool
+  default     = true
+  nullable    = false
 }

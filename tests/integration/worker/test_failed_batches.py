@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stream_rerun.sources.failed_batches import Batch, owner
+from stream_rerun.sources._failure_records import Batch, owner
 from stream_rerun_dev import emulator
 from tests.support.env import worker_process_env
 from tests.support.failed_batches import bodies, on_failure_record, shard_records

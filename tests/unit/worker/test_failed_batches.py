@@ -14,15 +14,9 @@ from botocore.exceptions import ClientError
 from stream_rerun.errors import ConfigError
 from stream_rerun.sources import Context
 from stream_rerun.sources._batch_exports import ExportFallback, arrival_window
+from stream_rerun.sources._failure_records import Batch, owner, parse_record, stream_keys
 from stream_rerun.sources._sqs import Message, Queue
-from stream_rerun.sources.failed_batches import (
-    Batch,
-    FailedBatchesSource,
-    check_settings,
-    owner,
-    parse_record,
-    stream_keys,
-)
+from stream_rerun.sources.failed_batches import FailedBatchesSource, check_settings
 from stream_rerun.table import TableInfo
 
 TABLE = TableInfo("orders", ("pk", "sk"), {"pk": "S", "sk": "N"}, {}, "dynamodb:NEW_AND_OLD_IMAGES", 0, 0)

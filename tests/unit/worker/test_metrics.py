@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from stream_rerun.log import configure_logging
-from stream_rerun.metrics import EMF_FIELD, Emf
+from stream_rerun.metrics import CAP, EMF_FIELD, NAMES, Emf
 
 
 def test_lines_carry_deltas_under_the_table_and_environment_dimensions() -> None:
@@ -25,6 +25,21 @@ def test_lines_carry_deltas_under_the_table_and_environment_dimensions() -> None
     assert (second["TouchedItems"], second["FailedItems"], second["ConsumedWCU"], second["ItemsPerSecond"]) == (
         150, 0, 300, 75)  # fmt: skip
     assert "run_id" not in str(directive["Dimensions"])
+    assert CAP not in first, "a run without a cap emits no WcuCap"
+
+
+def test_a_run_with_a_cap_emits_it_as_a_gauge_on_every_line() -> None:
+    emf = Emf("ddb-stream-rerun", "orders", "prod", wcu_cap=400.0)
+    lines = [emf.fields({"consumed_wcu": 100.0}), emf.fields({"consumed_wcu": 500.0})]
+    for line in lines:
+        metrics = {m["Name"]: m["Unit"] for m in line[EMF_FIELD]["CloudWatchMetrics"][0]["Metrics"]}
+        assert metrics[CAP] == "Count/Second" and line[CAP] == 400.0
+    assert (lines[0]["ConsumedWCU"], lines[1]["ConsumedWCU"]) == (100.0, 400.0)
+
+
+def test_every_name_a_line_carries_is_in_names() -> None:
+    line = Emf("ns", "orders", "dev", wcu_cap=10.0).fields({"touched": 1})
+    assert {m["Name"] for m in line[EMF_FIELD]["CloudWatchMetrics"][0]["Metrics"]} == NAMES
 
 
 def test_no_namespace_no_metrics() -> None:

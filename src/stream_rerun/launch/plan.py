@@ -53,7 +53,7 @@ def look_up(dynamodb: DynamoDBClient, lambda_: LambdaClient, table: str, named: 
     enabled = bool(spec.get("StreamEnabled"))
     stream = description.get("LatestStreamArn") if enabled else None
     try:
-        found = discover(lambda_, dynamodb, table_name=table, stream_arn=stream, named=named)
+        found = discover(lambda_, dynamodb, table_name=table, stream_arn=stream, named=named, caller=OPERATOR)
     except Exception as exc:  # noqa: BLE001 - the same: a line in the plan
         return Lookup(stream, note=f"not listed: {as_rerun_error(exc, 'Lambda', 'listing the consumers', OPERATOR)}")
     return Lookup(stream, found)
@@ -117,17 +117,12 @@ class Plan:
             pacing = f"paused above MAX_CONSUMER_LAG_SECONDS={lag:g}" if lag else "not paced by lag"
             lines.append(f"  watched      {', '.join(look.consumers.watched)} ({pacing})")
         if look.consumers.reason:
-            lines.append(f"  note         {for_operator(look.consumers.reason)}")
+            lines.append(f"  note         {one_line(look.consumers.reason)}")
         return lines
 
 
-def for_operator(reason: str) -> str:
-    """consumers.discover words a refused call for the worker (its task role); here the operator's credentials made
-    it. (Until discover takes an errors.Caller, the two phrases are rewritten; a test pins them.) One line, whatever
-    an endpoint answered (an HTML error page has line breaks)."""
-    reason = reason.replace("the worker's credentials", "your credentials").replace(
-        "in the task role", "in the operator policy (Terraform output operator_policy_arn)"
-    )
+def one_line(reason: str) -> str:
+    """A note on one line, whatever an endpoint answered (an HTML error page has line breaks)."""
     return " ".join(reason.split())
 
 

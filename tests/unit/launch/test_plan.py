@@ -118,9 +118,9 @@ def refuse(client: Any, operation: str) -> None:
     [("dynamodb", "DescribeTable", "  consumers    not listed: DynamoDB AccessDeniedException while describing table "
                                    "orders with your credentials"),
      ("lambda", "ListEventSourceMappings", "  note         lambda:ListEventSourceMappings was refused "
-                                           "(AccessDeniedException) to your credentials: grant "
-                                           "lambda:ListEventSourceMappings (on \"*\" for Lambda) in the operator "
-                                           "policy (Terraform output operator_policy_arn)")],
+                                           "(AccessDeniedException) to your credentials (AWS_PROFILE or the default "
+                                           "chain): it needs lambda:ListEventSourceMappings (on \"*\"): attach the "
+                                           "operator policy (Terraform output operator_policy_arn)")],
 )  # fmt: skip
 def test_a_lookup_the_operator_may_not_make_is_a_line_in_the_plan(
     service: str, operation: str, says: str, aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any

@@ -109,7 +109,7 @@ class Plan:
         found = look.consumers.found
         lines += [consumer_line(c, self.settings.allow_disabled_consumers) for c in found]
         if not look.consumers.discovered:
-            lines.append("  consumers    not listed with your credentials (the worker lists them again with its role)")
+            lines.append("  consumers    not listed (see the note): the worker lists them again with its role")
         elif not found:
             lines.append("  consumers    none found")
         if look.consumers.watched:

@@ -12,7 +12,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
+from stream_rerun.consumers import Consumer, Consumers
 from stream_rerun.launch import cli as launch
+from stream_rerun.launch.plan import Lookup, Plan, settings_of
 from tests.unit.launch.support import REGION, deploy, no_kinesis_destinations, run_config, stream_consumers
 
 DASHBOARD = "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/rerun-prod"
@@ -184,3 +186,30 @@ def test_a_variable_the_runbook_does_not_take_is_refused_before_the_plan(
     assert launch.main(["--env", "prod", "--runbook", "--yes"], clients=clients(aws)) == 2
     captured = capsys.readouterr()
     assert "the runbook takes no CONSUMER_FUNCTIONS" in captured.err and "Plan:" not in captured.out
+
+
+def test_each_kind_of_consumer_reads_as_one_line() -> None:
+    # GIVEN what discovery can return: a mapping with every detail, a function named but not found, Kinesis
+    # destinations active and not
+    found = (
+        Consumer("lambda", "indexer", "arn:aws:lambda:eu-west-1:123456789012:function:indexer", "Enabled", 100, 2, True,
+                 "arn:aws:sqs:eu-west-1:123456789012:indexer-dlq", True, "u-1"),
+        Consumer("lambda", "audit", "audit", "unknown"),
+        Consumer("kinesis", "orders-cdc", "arn:aws:kinesis:eu-west-1:123456789012:stream/orders-cdc", "ACTIVE"),
+        Consumer("kinesis", "old-cdc", "arn:aws:kinesis:eu-west-1:123456789012:stream/old-cdc", "DISABLED"),
+    )  # fmt: skip
+    settings = settings_of({"TABLE_NAME": "orders"}, {"ALL_ITEMS": "true", "RUN_ID": "r-1"}, REGION)
+    look = Lookup("arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/1", Consumers(found, ("indexer",), True))
+    lines = Plan("prod", 1, settings, {"ALL_ITEMS": "true"}, ("ALL_ITEMS", "RUN_ID"), look).lines()
+    # THEN each reads as a line, without JSON
+    assert ("  consumer     indexer  Enabled  batch 100, parallelization 2, bisect on error, on failure "
+            "arn:aws:sqs:eu-west-1:123456789012:indexer-dlq, filter criteria set") in lines  # fmt: skip
+    assert "  consumer     audit  state unknown (named in CONSUMER_FUNCTIONS; no mapping on the stream found)" in lines
+    assert "  consumer     Kinesis destination orders-cdc  ACTIVE" in lines
+    assert "  ! consumer   Kinesis destination old-cdc  DISABLED (NOT ACTIVE: it receives nothing)" in lines
+    assert "  watched      indexer (not paced by lag)" in lines
+    # WHEN discovery could not list the mappings THEN the plan does not say "none found"
+    look = Lookup(look.stream_arn, Consumers((), (), False, "lambda:ListEventSourceMappings: cannot reach Lambda"))
+    lines = Plan("prod", 1, settings, {"ALL_ITEMS": "true"}, ("ALL_ITEMS", "RUN_ID"), look).lines()
+    assert "  consumers    not listed (see the note): the worker lists them again with its role" in lines
+    assert "  note         lambda:ListEventSourceMappings: cannot reach Lambda" in lines

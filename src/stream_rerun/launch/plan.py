@@ -103,7 +103,7 @@ class Plan:
     def consumer_lines(self) -> list[str]:
         look = self.lookup
         if look.consumers is None:
-            return [f"  consumers    {look.note or 'not listed'}"]
+            return [f"  consumers    {one_line(look.note or 'not listed')}"]
         stream = look.stream_arn or "none enabled: a re-fire reaches no DynamoDB stream reader"
         lines = [f"  stream       {stream}"]
         found = look.consumers.found

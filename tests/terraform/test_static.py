@@ -435,6 +435,14 @@ INCIDENT_SAMPLES: list[tuple[str, str, dict[str, str], list[str], list[str]]] = 
      ["https://example.com/123456789012/q", "https://sqs.eu-west-1.amazonaws.com/12345/q", "s3://rerun-failures"]),
     ("DeleteSettledMessages", "DELETE_SETTLED_MESSAGES", {"FAILED_BATCHES_FROM": QUEUE}, ["true", "false"],
      ["maybe", "2"]),
+    ("ConsumerFunctions", "CONSUMER_FUNCTIONS", {"HASH_KEY_VALUE": "c1"},
+     ["indexer", "indexer,search-sync", "arn:aws:lambda:eu-west-1:123456789012:function:indexer:live,audit"],
+     ["indexer sync", "arn:aws:lambda:eu-west-1:1234:function:x", "x" * 65]),
+    ("AllowDisabledConsumers", "ALLOW_DISABLED_CONSUMERS", {"HASH_KEY_VALUE": "c1"}, ["true", "false"], ["maybe"]),
+    ("MaxConsumerLagSeconds", "MAX_CONSUMER_LAG_SECONDS", {"HASH_KEY_VALUE": "c1"}, ["30", "300", "90.5", "86400"],
+     ["0", "-1", "abc", "5 min"]),
+    ("MaxConsumerPauseSeconds", "MAX_CONSUMER_PAUSE_SECONDS", {"HASH_KEY_VALUE": "c1"}, ["60", "3600", "86400"],
+     ["0", "-5", "1 h"]),
 ]  # fmt: skip
 # What the runbook refuses on purpose although the worker takes it: a path on the task's disk (which vanishes with it,
 # or which the task cannot read), a loopback queue (tests only), a bucket name S3 would refuse, and spellings beside

@@ -24,9 +24,12 @@ RUNBOOK_PARAMETERS = {"HASH_KEY_VALUE": "HashKeyValue", "GSI_DATE": "GsiDate", "
                       "CHANGED_FROM": "ChangedFrom", "CHANGED_TO": "ChangedTo", "EXPORT_S3_URI": "ExportS3Uri",
                       "MAX_EXPORT_WAIT_SECONDS": "MaxExportWaitSeconds", "REMOVED_KEYS_OUT": "RemovedKeysOut",
                       "FAILED_BATCHES_FROM": "FailedBatchesFrom",
-                      "DELETE_SETTLED_MESSAGES": "DeleteSettledMessages"}  # fmt: skip
+                      "DELETE_SETTLED_MESSAGES": "DeleteSettledMessages", "CONSUMER_FUNCTIONS": "ConsumerFunctions",
+                      "ALLOW_DISABLED_CONSUMERS": "AllowDisabledConsumers",
+                      "MAX_CONSUMER_LAG_SECONDS": "MaxConsumerLagSeconds",
+                      "MAX_CONSUMER_PAUSE_SECONDS": "MaxConsumerPauseSeconds"}  # fmt: skip
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "CompletedWithSuccess"}
-_BOOLEAN_NAMES = ("DRY_RUN", "ALL_ITEMS", "DELETE_SETTLED_MESSAGES")
+_BOOLEAN_NAMES = ("DRY_RUN", "ALL_ITEMS", "DELETE_SETTLED_MESSAGES", "ALLOW_DISABLED_CONSUMERS")
 _BOOLEANS = {"1": "true", "0": "false", "yes": "true", "no": "false", "on": "true", "off": "false"}
 
 

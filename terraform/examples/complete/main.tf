@@ -9,18 +9,20 @@ module "stream_rerun" {
   tags        = { team = "orders", cost-center = "1234" }
 
   # the table and the worker's table-level settings
-  table_name             = var.table_name
-  hash_key_name          = "pk"
-  gsi_name               = var.gsi_name
-  extra_index_names      = ["by_customer"]
-  revision_attribute     = "revision"
-  rerun_marker_attribute = "rerun_id"
-  concurrency            = 16
-  max_items_per_second   = 2000
-  max_wcu_per_second     = 500
-  max_wcu_percent        = 20
-  log_level              = "INFO"
-  metrics_namespace      = "ddb-stream-rerun"
+  table_name               = var.table_name
+  hash_key_name            = "pk"
+  gsi_name                 = var.gsi_name
+  extra_index_names        = ["by_customer"]
+  revision_attribute       = "revision"
+  rerun_marker_attribute   = "rerun_id"
+  concurrency              = 16
+  max_items_per_second     = 2000
+  max_wcu_per_second       = 500
+  max_wcu_percent          = 20
+  max_rcu_per_second       = 500
+  max_consumer_lag_seconds = 300
+  log_level                = "INFO"
+  metrics_namespace        = "ddb-stream-rerun"
 
   # image
   image_uri             = var.image_uri

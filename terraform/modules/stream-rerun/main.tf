@@ -20,20 +20,22 @@ locals {
   # Table-level defaults of the worker's settings; the selection (HASH_KEY_VALUE, GSI_DATE, ...) comes per run.
   # Names must be settings the worker knows (tests compare them with stream_rerun.config.Settings).
   worker_environment = { for k, v in {
-    TABLE_NAME             = var.table_name
-    HASH_KEY_NAME          = var.hash_key_name
-    GSI_NAME               = var.gsi_name
-    REVISION_ATTRIBUTE     = var.revision_attribute
-    RERUN_MARKER_ATTRIBUTE = var.rerun_marker_attribute
-    CONCURRENCY            = tostring(var.concurrency)
-    MAX_ITEMS_PER_SECOND   = var.max_items_per_second == null ? null : tostring(var.max_items_per_second)
-    MAX_WCU_PER_SECOND     = var.max_wcu_per_second == null ? null : tostring(var.max_wcu_per_second)
-    MAX_WCU_PERCENT        = var.max_wcu_percent == null ? null : tostring(var.max_wcu_percent)
-    LOG_LEVEL              = var.log_level
-    METRICS_NAMESPACE      = var.metrics_namespace
-    METRICS_ENVIRONMENT    = var.environment
-    FAILED_KEYS_OUT        = var.failed_keys_s3_prefix
-    EXPORT_S3_URI          = var.export_s3_prefix
+    TABLE_NAME               = var.table_name
+    HASH_KEY_NAME            = var.hash_key_name
+    GSI_NAME                 = var.gsi_name
+    REVISION_ATTRIBUTE       = var.revision_attribute
+    RERUN_MARKER_ATTRIBUTE   = var.rerun_marker_attribute
+    CONCURRENCY              = tostring(var.concurrency)
+    MAX_ITEMS_PER_SECOND     = var.max_items_per_second == null ? null : tostring(var.max_items_per_second)
+    MAX_WCU_PER_SECOND       = var.max_wcu_per_second == null ? null : tostring(var.max_wcu_per_second)
+    MAX_WCU_PERCENT          = var.max_wcu_percent == null ? null : tostring(var.max_wcu_percent)
+    MAX_RCU_PER_SECOND       = var.max_rcu_per_second == null ? null : tostring(var.max_rcu_per_second)
+    MAX_CONSUMER_LAG_SECONDS = var.max_consumer_lag_seconds == null ? null : tostring(var.max_consumer_lag_seconds)
+    LOG_LEVEL                = var.log_level
+    METRICS_NAMESPACE        = var.metrics_namespace
+    METRICS_ENVIRONMENT      = var.environment
+    FAILED_KEYS_OUT          = var.failed_keys_s3_prefix
+    EXPORT_S3_URI            = var.export_s3_prefix
   } : k => v if v != null }
 
   tags = merge(var.tags, { "app" = "ddb-stream-rerun", "environment" = var.environment })

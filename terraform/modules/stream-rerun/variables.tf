@@ -123,6 +123,28 @@ variable "max_wcu_percent" {
   }
 }
 
+variable "max_rcu_per_second" {
+  description = "MAX_RCU_PER_SECOND default for every run: the cap on read units the selection's Query/Scan consume per second; null for none."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_rcu_per_second == null ? true : var.max_rcu_per_second > 0
+    error_message = "max_rcu_per_second must be > 0 (or null)."
+  }
+}
+
+variable "max_consumer_lag_seconds" {
+  description = "MAX_CONSUMER_LAG_SECONDS default for every run: new writes pause while a watched Lambda consumer's IteratorAge is above it, until every one is below half; null for no consumer pacing."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_consumer_lag_seconds == null ? true : var.max_consumer_lag_seconds > 0 && var.max_consumer_lag_seconds <= 86400
+    error_message = "max_consumer_lag_seconds must be above 0 and at most 86400 (or null)."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the worker."
   type        = string

@@ -182,10 +182,10 @@ def test_a_variable_the_runbook_does_not_take_is_refused_before_the_plan(
     aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     deploy(aws)
-    setenv(monkeypatch, HASH_KEY_VALUE="cust-42", CONSUMER_FUNCTIONS="indexer")
+    setenv(monkeypatch, HASH_KEY_VALUE="cust-42", MAX_ITEMS_PER_SECOND="200")
     assert launch.main(["--env", "prod", "--runbook", "--yes"], clients=clients(aws)) == 2
     captured = capsys.readouterr()
-    assert "the runbook takes no CONSUMER_FUNCTIONS" in captured.err and "Plan:" not in captured.out
+    assert "the runbook takes no MAX_ITEMS_PER_SECOND" in captured.err and "Plan:" not in captured.out
 
 
 def test_each_kind_of_consumer_reads_as_one_line() -> None:

@@ -137,7 +137,8 @@ def worker(endpoint: str, table: str, rtt_s: float, **selection: str) -> dict[st
     if code != 0:
         raise SystemExit(f"worker exited {code}: {summary}")
     first = next((x for x in lines if x.get("event") == "progress" and "items_per_s" in x), None)
-    return {"items": int(summary["touched"]), "first_items_per_s": first["items_per_s"] if first else None,
+    return {"items": int(summary["touched"]), "run_items_per_s": summary.get("items_per_s"),
+            "first_items_per_s": first["items_per_s"] if first else None,
             "first_elapsed_s": first["elapsed_s"] if first else None}  # fmt: skip
 
 

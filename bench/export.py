@@ -7,12 +7,12 @@ both shows whether memory grows with the export (it should not: the files are st
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.measure import CACHE, measure, put_parallel
 from tests.support.exports import write_export  # the test suite's export layout (make bench: PYTHONPATH=.)
 
 from stream_rerun_dev import emulator as local
@@ -21,27 +21,26 @@ FILES = 20  # AWS writes at least one data file per partition; 20 of 5,000 keys 
 
 
 def data_file(number: int, per_file: int) -> Iterator[dict[str, Any]]:
-    """The items of data file `number`: ~200 bytes each, over 1,000 partitions. Generated, never all held: the
-    worker's process is forked from this one, and Linux carries the peak RSS over the fork into its rusage."""
+    """The items of data file `number`: ~200 bytes each, over 1,000 partitions. Generated, never all held."""
     pad = "x" * 150
     for n in range(number * per_file, (number + 1) * per_file):
         yield {"pk": {"S": f"p{n % 1000:04}"}, "sk": {"S": f"{n:08}"}, "revision": {"N": "1"}, "data": {"S": pad}}
 
 
-def measure_export(size: int, cache: Path, measure: Callable[..., dict[str, Any]], rtt_ms: float) -> dict[str, Any]:
+def measure_export(size: int, rtt_ms: float) -> dict[str, Any]:
     """The worker over an export of the first 10% of the files, then of all `size` items."""
     per_file = size // FILES
     out: dict[str, Any] = {}
-    with local.dynamodb_local(cache) as endpoint, tempfile.TemporaryDirectory() as root:
+    with local.dynamodb_local(CACHE) as endpoint, tempfile.TemporaryDirectory() as root:
         client = local.ddb(endpoint)
         local.create_table(client, "export-bench", date_index=None)
-        local.put_items(client, "export-bench", (i for f in range(FILES) for i in data_file(f, per_file)))
+        put_parallel(endpoint, "export-bench", (i for f in range(FILES) for i in data_file(f, per_file)))
         for name, files in (("tenth", FILES // 10), ("all", FILES)):
             share = (data_file(f, per_file) for f in range(files))
             folder = write_export(Path(root) / name, "export-bench", share)
-            os.environ["BENCH_KEYS_FILE"] = str(folder)
             count = files * per_file
-            out[name] = {**measure("export", endpoint, "export-bench", count, rtt_ms / 1000), "size": count}
+            result = measure("export", endpoint, "export-bench", count, rtt_ms / 1000, BENCH_KEYS_FILE=str(folder))
+            out[name] = {**result, "size": count}
             print(f"{count:>6} export  {out[name]['items_per_s']:8.0f} items/s  {out[name]['cpu_ms_per_item']:.3f} "
                   f"ms CPU/item  {out[name]['max_rss_kb'] / 1024:.1f} MB", flush=True)  # fmt: skip
     return out

@@ -54,9 +54,10 @@ class Variant(Enum):
 MAX_SWITCHES = 6  # variant switches of one item before it fails (a writer flipping its revision back and forth)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
-    """One item on its way: its key, the statement variant to send next, and what its earlier attempts showed."""
+    """One item on its way: its key, the statement variant to send next, and what its earlier attempts showed.
+    One is made per item: slots keep it small and quick to make."""
 
     key: Key
     variant: Variant = Variant.INCREMENT
@@ -167,10 +168,9 @@ class Toucher:
 
     def statement(self, pending: Pending) -> dict[str, Any]:
         """The BatchStatementRequest for one item (both variants take the same parameters)."""
-        key = pending.key
         return {
             "Statement": self._statements[pending.variant],
-            "Parameters": [*self._before_key, *[key[k] for k in self.key_names], *self._after_key],
+            "Parameters": [*self._before_key, *map(pending.key.__getitem__, self.key_names), *self._after_key],
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 

@@ -54,8 +54,8 @@ Variables (README has the same table):
     ALLOW_DISABLED_CONSUMERS true: run although a consumer's mapping is not Enabled (its records may expire unread)
     MAX_CONSUMER_LAG_SECONDS optional; pause new writes while a watched consumer's IteratorAge is above this, until
                              every one is below half of it
-    MAX_CONSUMER_PAUSE_SECONDS  a run paused for the consumers this long in all ends (exit 1; resume with the same
-                             RUN_ID) (default 3600)
+    MAX_CONSUMER_PAUSE_SECONDS  a run that stays paused for the consumers this long (one pause) ends (exit 1;
+                             resume with the same RUN_ID) (default 3600)
     METRICS_NAMESPACE        CloudWatch namespace of the metrics embedded in progress and summary lines (default
                              ddb-stream-rerun; empty: none)
     METRICS_ENVIRONMENT      the metrics' environment dimension (Terraform sets the environment's name)

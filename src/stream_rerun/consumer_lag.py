@@ -2,7 +2,7 @@
 once a minute, and the gate it keeps holds new write requests (engine.py) while a consumer is behind.
 
 The gate closes when a consumer's latest IteratorAge is above the limit and opens only when every watched consumer
-is below half of it. MAX_CONSUMER_PAUSE_SECONDS of pause in all ends the run (resumable with the same RUN_ID). A read
+is below half of it. A pause that lasts MAX_CONSUMER_PAUSE_SECONDS ends the run (resumable with the same RUN_ID). A read
 that fails turns pacing off for the rest of the run, with one warning (pacing by write capacity still holds).
 
 What the metrics mean (Lambda Developer Guide, "Types of metrics for Lambda functions" and "Viewing metrics for
@@ -10,16 +10,21 @@ Lambda functions"; all in namespace AWS/Lambda, sent in 1-minute intervals):
 
 - IteratorAge (milliseconds; dimension FunctionName): for a stream's event source mapping, the age of the last record
   of a batch when Lambda sent it to the function. Lambda emits it per batch processed, so there is none while the
-  stream is idle: no datapoint in the last LOOKBACK_S counts as not lagging.
+  stream is idle: no datapoint in the last LOOKBACK_S counts as not lagging, except for a consumer that holds the
+  gate: one that stops being invoked (throttled, reserved concurrency 0, stuck) sends no datapoint either, so it keeps
+  its last age (and the pause) until a datapoint says it is below half the limit.
 - FunctionName aggregates every version and alias of a function; Resource holds one version or alias. A qualified
   ARN or `name:alias` is watched by its FunctionName: the maximum over all its aliases is never below the alias's own
   (so a lagging alias is never missed), and that series exists whatever the mapping points at.
-- Errors (Sum): invocations that ended in a function error.
+- Errors (Sum): invocations that ended in a function error. Like IteratorAge, it covers the whole function: every
+  event source and caller of it, not only this table's stream.
 - OnFailureDestinationDeliveredEventCount (Sum; dimension EventSourceMappingUUID): records an event source mapping
   sent to its on-failure destination. An event source mapping metric: Lambda emits it only for mappings whose
   MetricsConfig includes EventCount, so it is null unless the mapping's UUID is known and the mapping opted in.
-- DestinationDeliveryFailures (Sum; FunctionName): attempts to send to a destination (a stream mapping's on-failure
-  destination included) that failed: records that reached neither the function nor the destination.
+- DestinationDeliveryFailures (Sum; FunctionName): the times Lambda tried to send an event to a destination (a
+  stream mapping's on-failure destination included) and failed.
+- The summary's window is the run's: the consumer may still be working through the run's records after its last
+  write, and CloudWatch shows a minute's data a minute or two later, so the last minutes' errors may be missing.
 
 GetMetricData takes up to 500 queries a call (one call for all the consumers); CloudWatch rounds StartTime down to the
 minute (CloudWatch API Reference, GetMetricData), which this module does itself so the 60-s periods are clock minutes.
@@ -130,13 +135,15 @@ class ConsumerLag:
             return self._paused + (self._clock() - self._mark if self._closed and not self._stopped else 0.0)
 
     def exhausted(self) -> RerunError | None:
-        """The error that ends the run once it has been paused MAX_CONSUMER_PAUSE_SECONDS in all; else None."""
-        paused = self.paused_s()
-        if not self._closed or paused < self.max_pause_s:
+        """The error that ends the run once one pause has lasted MAX_CONSUMER_PAUSE_SECONDS (the run stays paused:
+        short pauses that add up do not end it); else None."""
+        with self._lock:
+            paused = self._clock() - self._began if self._closed and not self._stopped else 0.0
+        if paused < self.max_pause_s:
             return None
         worst = self._worst()
         return RunAbortedError(
-            f"paused {paused:.0f} s in all for the stream's consumers (MAX_CONSUMER_PAUSE_SECONDS="
+            f"paused {paused:.0f} s on end for the stream's consumers (MAX_CONSUMER_PAUSE_SECONDS="
             f"{self.max_pause_s:g}): consumer {worst.name} is still behind (IteratorAge {worst.age_s or 0:.0f} s, "
             f"MAX_CONSUMER_LAG_SECONDS={self.limit_s:g}); nothing unsent is lost: rerun with the same RUN_ID once it "
             "has caught up (items already fired are not fired again)"
@@ -201,6 +208,8 @@ class ConsumerLag:
             self._account(now)
             for name, age in ages.items():
                 consumer = self.consumers[name]
+                if age is None and self._closed and consumer.holding:  # silent while behind: not caught up
+                    continue
                 consumer.age_s = age
                 consumer.max_age_s = consumer.max_age_s if age is None else max(age, consumer.max_age_s or 0.0)
                 consumer.holding = age is not None and age >= limit / 2

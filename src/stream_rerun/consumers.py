@@ -11,7 +11,10 @@ data stream), or a Kinesis streaming destination itself. Discovery makes read-on
 
 A failed call is never fatal: the run goes on without the list, and `Consumers.reason` says what failed and what to
 grant or point at. A mapping that is not Enabled refuses the run (`Consumers.check`): records fired now would wait
-unread on the stream and expire after 24 hours.
+unread on the stream and expire after 24 hours (a DynamoDB stream; a Kinesis data stream keeps them for its own
+retention period). Not found: a mapping that reads a Kinesis destination through an enhanced fan-out consumer (its
+EventSourceArn is the stream consumer's ARN, not the stream's) and any non-Lambda reader (a KCL application): name
+those functions in CONSUMER_FUNCTIONS to watch them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"  # the state of a CONSUMER_FUNCTIONS function no discovered mapping matches
+KINESIS_IDLE = frozenset({"DISABLED", "ENABLE_FAILED"})  # a Kinesis destination that gets no records
 MAX_PAGES = 50  # 50 pages of 100 mappings: a stream has at most a handful; a stand-in looping its marker stops here
 
 
@@ -139,9 +143,10 @@ class Consumers:
         idle = [c for c in self.found if c.kind == "lambda" and c.state != UNKNOWN and not c.enabled]
         if idle and not allow_disabled:
             which = "; ".join(f"function '{c.name}' (mapping {c.uuid}) is {c.state}" for c in idle)
+            kept = "24 hours" if all(":kinesis:" not in (c.event_source or "") for c in idle) else "its retention"
             raise ConfigError(
                 f"a consumer of the table's stream is not Enabled: {which}: records fired now would wait unread and "
-                "expire from the stream after 24 hours: enable the mapping (aws lambda update-event-source-mapping "
+                f"expire from the stream after {kept}: enable the mapping (aws lambda update-event-source-mapping "
                 f"--uuid {idle[0].uuid if len(idle) == 1 else '<uuid>'} --enabled) or set ALLOW_DISABLED_CONSUMERS=true"
             )
         if max_lag is not None and not self.watched:
@@ -153,16 +158,18 @@ class Consumers:
 
     def estimate(self, selected: int) -> dict[str, Any]:
         """For a dry run: what `selected` touches send each consumer. One stream record per touched item; a Lambda
-        mapping is invoked at least ceil(records / BatchSize) times (a lower bound: the batching window, the shards
-        and the parallelization factor make batches smaller; filter criteria, if set, drop non-matching records)."""
+        mapping is invoked at least ceil(records / BatchSize) times (a lower bound: a batching window that closes
+        early and the records' spread over shards make batches smaller). With filter criteria set there is no lower
+        bound (records that do not match invoke nothing): `invocations_at_least` is null."""
         per = []
         for c in self.found:
-            if c.state == UNKNOWN:
+            if c.state == UNKNOWN or (c.kind == "kinesis" and c.state in KINESIS_IDLE):
                 continue
             one: dict[str, Any] = {"kind": c.kind, "name": c.name, "uuid": c.uuid, "records": selected}
             if c.kind == "lambda":
                 batch = c.batch_size or 100  # DynamoDB streams' default BatchSize
-                one.update(batch_size=batch, invocations_at_least=math.ceil(selected / batch), filtered=c.filtered)
+                least = None if c.filtered else math.ceil(selected / batch)
+                one.update(batch_size=batch, invocations_at_least=least, filtered=c.filtered)
             per.append(one)
         return {"consumer_estimate": per}
 
@@ -187,7 +194,7 @@ def discover(
         problems.append(kinesis_problem)
     found.extend(kinesis)
     sources = [stream_arn] if stream_arn else []
-    sources += [c.arn for c in kinesis if c.enabled]
+    sources += [c.arn for c in kinesis if c.state not in KINESIS_IDLE]  # UPDATING, ENABLING still deliver
     listed = True
     for source in sources:
         mappings, problem = _mappings(lambda_client, source, caller)

@@ -12,26 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from stream_rerun_dev import emulator
+from tests.support.moto_server import loopback_moto
 
 
-@contextlib.contextmanager
-def moto_cloudwatch() -> Iterator[str]:
+def moto_cloudwatch() -> contextlib.AbstractContextManager[str]:
     """A moto server on a free loopback port; its endpoint URL (AWS_ENDPOINT_URL_CLOUDWATCH)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    return loopback_moto()
 
 
 def function() -> str:

@@ -9,9 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from stream_rerun_dev import emulator
+from tests.support.moto_server import loopback_moto
 
 
 def s3_client(endpoint: str) -> Any:
@@ -21,11 +20,8 @@ def s3_client(endpoint: str) -> Any:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with loopback_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
-from stream_rerun_dev.emulator import free_port
+from tests.support.moto_server import loopback_moto
 from tests.terraform.test_chain import REGION, aws_env, client, override, terraform_rc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,11 +58,8 @@ elif args[0] == "image":
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with loopback_moto() as endpoint:
+        yield endpoint
 
 
 def stand_ins(bin_dir: Path, calls: Path) -> None:

@@ -20,11 +20,10 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from stream_rerun import metrics
-from stream_rerun_dev.emulator import free_port
 from tests.support.env import clean_environ
+from tests.support.moto_server import loopback_moto
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -42,11 +41,8 @@ def terraform_rc() -> str:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with loopback_moto() as endpoint:
+        yield endpoint
 
 
 def aws_env(endpoint: str) -> dict[str, str]:

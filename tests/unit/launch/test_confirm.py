@@ -17,12 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.plan import confirmed
-from stream_rerun_dev import emulator
 from tests.support.env import clean_environ
+from tests.support.moto_server import loopback_moto
 from tests.unit.launch.support import REGION, deploy, stream_consumers
 
 PARAMETER = "/stream-rerun/prod/run-task-config"
@@ -32,11 +31,8 @@ NAMES = ("ecs", "logs", "ssm", "ec2", "dynamodb", "lambda", "iam")
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with loopback_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

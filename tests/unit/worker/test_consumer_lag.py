@@ -152,7 +152,7 @@ def test_a_pause_reaching_the_limit_ends_the_run_with_a_resumable_error() -> Non
     clock.now += 1
     error = lag.exhausted()
     assert isinstance(error, RunAbortedError) and error.exit_code == 1
-    assert str(error).startswith("paused 600 s in all for the stream's consumers (MAX_CONSUMER_PAUSE_SECONDS=600)")
+    assert str(error).startswith("paused 600 s on end for the stream's consumers (MAX_CONSUMER_PAUSE_SECONDS=600)")
     assert "consumer indexer is still behind (IteratorAge 250 s, MAX_CONSUMER_LAG_SECONDS=60)" in str(error)
     assert "rerun with the same RUN_ID" in str(error)
 
@@ -366,3 +366,40 @@ def test_a_pause_too_long_aborts_the_run_and_leaves_the_items_unprocessed() -> N
     counters = engine.run(iter([KEYS]))
     assert client.sent == [] and str(engine.abort_error) == "paused too long"
     assert (counters.selected, counters.unprocessed, counters.failed, counters.touched) == (60, 60, 0, 0)
+
+
+def test_short_pauses_that_add_up_do_not_end_the_run_only_one_that_lasts() -> None:
+    # GIVEN MAX_CONSUMER_PAUSE_SECONDS=600 and two pauses of 400 s each
+    cloudwatch, clock = FakeCloudWatch(), Clock()
+    lag = watcher(cloudwatch, clock, max_pause_s=600.0)
+    for _ in range(2):
+        cloudwatch.age("indexer", 250.0)
+        lag.poll()
+        clock.now += 400
+        assert lag.exhausted() is None
+        cloudwatch.age("indexer", 5.0)
+        lag.poll()
+    # THEN 800 s paused in all, yet the run goes on; a third pause that lasts 600 s ends it
+    assert lag.paused_s() == 800.0 and lag.exhausted() is None
+    cloudwatch.age("indexer", 250.0)
+    lag.poll()
+    clock.now += 600
+    assert lag.exhausted() is not None
+
+
+def test_a_consumer_that_falls_silent_while_behind_keeps_the_run_paused() -> None:
+    # GIVEN a consumer 250 s behind (the limit is 60 s): the gate closes
+    cloudwatch, clock = FakeCloudWatch(), Clock()
+    lag = watcher(cloudwatch, clock)
+    cloudwatch.age("indexer", 250.0)
+    lag.poll()
+    assert lag.closed()
+    # WHEN it sends no IteratorAge any more (no batch processed: throttled, or stuck)
+    cloudwatch.age("indexer", None)
+    clock.now += 60
+    lag.poll()
+    # THEN the run stays paused, with its last known age; a datapoint below half the limit opens it
+    assert lag.closed() and lag.progress_fields()["consumer_iterator_age_s"] == 250.0
+    cloudwatch.age("indexer", 20.0)
+    lag.poll()
+    assert not lag.closed()

@@ -117,14 +117,14 @@ def test_a_lag_limit_needs_a_watched_function() -> None:
 
 def test_estimate_is_a_lower_bound_of_invocations_per_mapping() -> None:
     consumers = Consumers((lam("a", batch_size=10), lam("b", batch_size=1000, filtered=True), lam("c"),
-                           Consumer("kinesis", "s", KINESIS, "ACTIVE"),
+                           Consumer("kinesis", "s", KINESIS, "ACTIVE"), Consumer("kinesis", "off", KINESIS, "DISABLED"),
                            Consumer("lambda", "kcl", "kcl", UNKNOWN, named=True)), ("a",), True)  # fmt: skip
     per = {e["name"]: e for e in consumers.estimate(101)["consumer_estimate"]}
     assert per["a"]["invocations_at_least"] == 11 and per["a"]["records"] == 101
-    assert per["b"]["invocations_at_least"] == 1 and per["b"]["filtered"] is True
+    assert per["b"]["invocations_at_least"] is None and per["b"]["filtered"] is True  # no bound: a filter drops records
     assert per["c"]["invocations_at_least"] == 2 and per["c"]["batch_size"] == 100  # DynamoDB streams' default
     assert per["s"] == {"kind": "kinesis", "name": "s", "uuid": None, "records": 101}
-    assert "kcl" not in per
+    assert "kcl" not in per and "off" not in per  # a disabled Kinesis destination receives nothing
     assert (
         Consumers((lam("a", batch_size=10),), (), True).estimate(0)["consumer_estimate"][0]["invocations_at_least"] == 0
     )

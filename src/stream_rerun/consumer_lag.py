@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from stream_rerun.consumers import function_name
 from stream_rerun.errors import RerunError, RunAbortedError, as_rerun_error
+from stream_rerun.lambda_metrics import PERIOD_S, count, minute, query, read, rounded
 from stream_rerun.pacing import Clock
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef, MetricTypeDef
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
     from stream_rerun.config import Settings
 
@@ -55,16 +57,6 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 60.0  # IteratorAge has 1-minute periods: reading it more often learns nothing new
 LOOKBACK_S = 300.0  # the latest datapoint within this long counts; older, or none: not lagging
-PERIOD_S = 60
-MAX_QUERIES = 500  # GetMetricData's limit per call
-NAMESPACE = "AWS/Lambda"
-
-
-def function_name(given: str) -> str:
-    """The FunctionName dimension of a function name or ARN: `arn:aws:lambda:eu-west-1:123456789012:function:f:live`,
-    `f:live` and `f` are all `f` (see the module's docstring for why an alias is watched by its function)."""
-    parts = given.split(":")
-    return parts[parts.index("function") + 1] if "function" in parts[:-1] else parts[0]
 
 
 @dataclass
@@ -157,7 +149,7 @@ class ConsumerLag:
         return {
             "paused_for": "consumer_lag",
             "consumer_function": worst.name,
-            "consumer_iterator_age_s": _round(worst.age_s),
+            "consumer_iterator_age_s": rounded(worst.age_s),
             "consumer_paused_s": round(self.paused_s(), 1),
         }
 
@@ -187,9 +179,9 @@ class ConsumerLag:
     def poll(self) -> None:
         """Read every watched consumer's latest IteratorAge (one GetMetricData call); close or open the gate."""
         end, names = self._now(), list(self.consumers)
-        queries = [_query(f"a{i}", "IteratorAge", "FunctionName", name, "Maximum") for i, name in enumerate(names)]
+        queries = [query(f"a{i}", "IteratorAge", "FunctionName", name, "Maximum") for i, name in enumerate(names)]
         try:
-            values = _read(self._cloudwatch(), queries, _minute(end - timedelta(seconds=LOOKBACK_S)), end)
+            values = read(self._cloudwatch(), queries, minute(end - timedelta(seconds=LOOKBACK_S)), end)
         except Exception as exc:  # noqa: BLE001 - throttled, denied, unreachable: the run goes on, paced by capacity
             self._off(as_rerun_error(exc, "CloudWatch", "reading IteratorAge (cloudwatch:GetMetricData)"))
             return
@@ -219,13 +211,13 @@ class ConsumerLag:
                 self._closed, self._began, self._pauses = True, now, self._pauses + 1
                 worst = self._worst()
                 log.warning("a consumer is behind: new writes wait", extra={"event": "consumer_lag_pause",
-                            "function": worst.name, "iterator_age_s": _round(worst.age_s),
+                            "function": worst.name, "iterator_age_s": rounded(worst.age_s),
                             "max_consumer_lag_seconds": self.limit_s})  # fmt: skip
             elif not self._closed:
                 for consumer in self.consumers.values():
                     consumer.holding = False
         log.info("consumer lag", extra={"event": "consumer_lag", "paused": self._closed,
-                                        "iterator_age_s": {n: _round(a) for n, a in ages.items()}})  # fmt: skip
+                                        "iterator_age_s": {n: rounded(a) for n, a in ages.items()}})  # fmt: skip
         return None
 
     def _off(self, error: RerunError) -> None:
@@ -290,13 +282,13 @@ class ConsumerLag:
         function, on-failure deliveries per known mapping."""
         queries: list[MetricDataQueryTypeDef] = []
         for i, name in enumerate(self.consumers):
-            queries += [_query(f"w{i}", "IteratorAge", "FunctionName", name, "Maximum"),
-                        _query(f"e{i}", "Errors", "FunctionName", name, "Sum"),
-                        _query(f"d{i}", "DestinationDeliveryFailures", "FunctionName", name, "Sum")]  # fmt: skip
-            queries += [_query(f"f{i}_{j}", "OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", uuid,
+            queries += [query(f"w{i}", "IteratorAge", "FunctionName", name, "Maximum"),
+                        query(f"e{i}", "Errors", "FunctionName", name, "Sum"),
+                        query(f"d{i}", "DestinationDeliveryFailures", "FunctionName", name, "Sum")]  # fmt: skip
+            queries += [query(f"f{i}_{j}", "OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", uuid,
                                "Sum") for j, uuid in enumerate(self.mappings.get(name, []))]  # fmt: skip
-        start = _minute(self.started)
-        return _read(self._cloudwatch(), queries, start, max(self._now(), start + timedelta(seconds=PERIOD_S)))
+        start = minute(self.started)
+        return read(self._cloudwatch(), queries, start, max(self._now(), start + timedelta(seconds=PERIOD_S)))
 
     def _report(self, i: int, consumer: Consumer, read: dict[str, list[float]]) -> dict[str, Any]:
         window = read.get(f"w{i}") or []
@@ -305,10 +297,10 @@ class ConsumerLag:
         delivered = [value for j in range(len(uuids)) for value in read.get(f"f{i}_{j}", [])]
         return {
             "paused_s": round(consumer.paused_s, 1),
-            "max_iterator_age_s": _round(max(ages) if ages else None),
-            "errors": _count(read.get(f"e{i}")),
-            "on_failure_deliveries": _count(delivered),
-            "destination_delivery_failures": _count(read.get(f"d{i}")),
+            "max_iterator_age_s": rounded(max(ages) if ages else None),
+            "errors": count(read.get(f"e{i}")),
+            "on_failure_deliveries": count(delivered),
+            "destination_delivery_failures": count(read.get(f"d{i}")),
         }
 
 
@@ -318,43 +310,3 @@ def _off_reason(limit_s: float | None, consumers: Mapping[str, Consumer]) -> str
     if not consumers:
         return "no Lambda consumer to watch: none found on the stream and CONSUMER_FUNCTIONS is not set"
     return None
-
-
-def _query(qid: str, metric: str, dimension: str, value: str, stat: str) -> MetricDataQueryTypeDef:
-    of: MetricTypeDef = {
-        "Namespace": NAMESPACE,
-        "MetricName": metric,
-        "Dimensions": [{"Name": dimension, "Value": value}],
-    }
-    return {"Id": qid, "ReturnData": True, "MetricStat": {"Period": PERIOD_S, "Stat": stat, "Metric": of}}
-
-
-def _read(
-    client: CloudWatchClient, queries: list[MetricDataQueryTypeDef], start: datetime, end: datetime
-) -> dict[str, list[float]]:
-    """Each query's values, newest first: one GetMetricData call per 500 queries, its pages followed."""
-    values: dict[str, list[float]] = {q["Id"]: [] for q in queries}
-    for first in range(0, len(queries), MAX_QUERIES):
-        more: dict[str, Any] = {}
-        while True:
-            page = client.get_metric_data(MetricDataQueries=queries[first : first + MAX_QUERIES], StartTime=start,
-                                          EndTime=end, ScanBy="TimestampDescending", **more)  # fmt: skip
-            for result in page.get("MetricDataResults", []):
-                values.setdefault(result.get("Id", ""), []).extend(result.get("Values", []))
-            if not page.get("NextToken"):
-                break
-            more = {"NextToken": page["NextToken"]}
-    return values
-
-
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-def _round(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 1)
-
-
-def _count(values: list[float] | None) -> int | None:
-    """A Sum over the window: 0 when CloudWatch holds zeros, None when it holds nothing."""
-    return None if not values else round(sum(values))

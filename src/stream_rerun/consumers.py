@@ -283,11 +283,19 @@ def _failed(exc: BaseException, action: str, service: str, endpoint: str, caller
 
 
 def _name_of(arn: str) -> str:
-    """The function name (with its qualifier, if any) of a function ARN; the string itself when not an ARN."""
+    """The function name (with its qualifier, if any) of a function ARN, full or partial (`123456789012:function:f`);
+    the string itself when not an ARN."""
     parts = arn.split(":")
-    if arn.startswith("arn:") and len(parts) >= 7:
-        return ":".join(parts[6:])
+    if "function" in parts[1:-1]:
+        return ":".join(parts[parts.index("function", 1) + 1 :])
     return arn
+
+
+def function_name(ref: str) -> str:
+    """The AWS/Lambda metrics' FunctionName of a function name, name:qualifier or function ARN (full or partial):
+    `arn:aws:lambda:eu-west-1:123456789012:function:f:live`, `f:live` and `f` are all `f`. An alias is watched by its
+    function: FunctionName's maximum over every version and alias is never below the alias's own."""
+    return _function_ref(ref)[0]
 
 
 def _function_ref(ref: str) -> tuple[str, str | None]:

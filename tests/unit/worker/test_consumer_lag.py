@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from stream_rerun.capacity import WriteBudget
-from stream_rerun.consumer_lag import ConsumerLag, function_name
+from stream_rerun.consumer_lag import ConsumerLag
+from stream_rerun.consumers import function_name
 from stream_rerun.engine import Engine
 from stream_rerun.errors import RerunError, RunAbortedError
 from stream_rerun.pacing import AdaptiveRate

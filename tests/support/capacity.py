@@ -53,11 +53,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlparse
 
 from stream_rerun_dev import emulator
+from tests.support.loopback import LoopbackServer
 
 KB = 1024
 THROTTLED = {"Code": "ProvisionedThroughputExceeded", "Message": "Throughput exceeds the current capacity (model)"}
@@ -174,18 +175,16 @@ class CapacityProxy:
         self.read_throttled = 0
         self._throttle_reads = 0
         self._local = threading.local()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LoopbackServer(self._handler(), "capacity-proxy")
+        self.endpoint = self.server.url
 
     def __enter__(self) -> CapacityProxy:
-        threading.Thread(target=self.server.serve_forever, name="capacity-proxy", daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     @contextmanager
     def outage(self, seconds: float) -> Iterator[None]:

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 
 from stream_rerun_dev import emulator
-from tests.support.moto_server import loopback_moto
+from tests.support.loopback import loopback_moto
 
 
 def moto_cloudwatch() -> contextlib.AbstractContextManager[str]:

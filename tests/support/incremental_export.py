@@ -48,13 +48,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 from stream_rerun_dev import emulator
+from tests.support.loopback import LoopbackServer
 from tests.support.s3 import s3_client
 
 MIN_WINDOW = timedelta(minutes=15)
@@ -100,17 +101,15 @@ class IncrementalExports:
         self.tokens: dict[str, str] = {}  # ClientToken: ARN
         self.requests = 0
         self._local = threading.local()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LoopbackServer(self._handler(), "incremental-exports")
+        self.endpoint = self.server.url
 
     def __enter__(self) -> IncrementalExports:
-        threading.Thread(target=self.server.serve_forever, name="incremental-exports", daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     # ---- DynamoDB's clock ----
     def now(self) -> datetime:

@@ -19,15 +19,16 @@ A pytest plugin (registered in tests/conftest.py): the `lambda_api` fixture, one
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from tests.support.loopback import LoopbackServer
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -46,9 +47,9 @@ class LambdaApi:
         self.mappings: list[dict[str, Any]] = []
         self.refuse: tuple[int, str] | None = None  # (HTTP status, error code) answered to every request
         self.requests: list[dict[str, str]] = []  # the query parameters of each request, in order
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, name="lambda-api", daemon=True).start()
+        self.server = LoopbackServer(self._handler(), "lambda-api")
+        self.url = self.server.url
+        self.server.start()
 
     def add(self, event_source_arn: str, function: str, state: str = "Enabled", **fields: Any) -> dict[str, Any]:
         """A mapping of `function` (a name) on `event_source_arn`, as ListEventSourceMappings returns it; `fields`
@@ -76,8 +77,7 @@ class LambdaApi:
         return mapping
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     def answer(self, query: dict[str, str]) -> dict[str, Any]:
         """The body for one request's query parameters (a ValueError for a bad Marker)."""

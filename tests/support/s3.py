@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support.moto_server import loopback_moto
+from tests.support.loopback import loopback_moto
 
 
 def s3_client(endpoint: str) -> Any:

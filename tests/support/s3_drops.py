@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import http.client
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlparse
+
+from tests.support.loopback import LoopbackServer
 
 
 class S3DropsSlowReader:
@@ -31,17 +33,15 @@ class S3DropsSlowReader:
         self.cut = 0
         self.gets: list[tuple[str, str | None]] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LoopbackServer(self._handler(), "s3-drops")
+        self.endpoint = self.server.url
 
     def __enter__(self) -> S3DropsSlowReader:
-        threading.Thread(target=self.server.serve_forever, name="s3-drops", daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     def _cut_now(self, method: str, status: int, size: int) -> bool:
         with self.lock:

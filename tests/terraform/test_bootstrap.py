@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_server import loopback_moto
+from tests.support.loopback import loopback_moto
 from tests.terraform.test_chain import REGION, aws_env, client, override, terraform_rc
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ import yaml
 
 from stream_rerun import metrics
 from tests.support.env import clean_environ
-from tests.support.moto_server import loopback_moto
+from tests.support.loopback import loopback_moto
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"

@@ -21,7 +21,7 @@ import pytest
 from stream_rerun.launch.ecs import Fleet
 from stream_rerun.launch.plan import confirmed
 from tests.support.env import clean_environ
-from tests.support.moto_server import loopback_moto
+from tests.support.loopback import loopback_moto
 from tests.unit.launch.support import REGION, deploy, stream_consumers
 
 PARAMETER = "/stream-rerun/prod/run-task-config"

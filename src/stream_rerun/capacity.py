@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.errors import ConfigError
@@ -32,6 +32,8 @@ class Reservation:
     units: float
     wait: float
     by_resource: dict[str, float] = field(default_factory=dict)  # units reserved of each resource with its own cap
+    cuts: int = 0  # the adaptive rate's cuts when it was reserved (a throttle it meets after a later cut is old news)
+    turn: int = 0  # the schedule it was given its turn in (a new schedule makes it stale)
 
 
 class PerResource:
@@ -75,12 +77,15 @@ class WriteBudget:
         self.sends = Pacer(self.adaptive.rate, clock)  # the adaptive rate: charged every unit sent, throttled or not
         self.items = Pacer(max_items_per_second or math.inf, clock)
         self.meter = RateMeter(clock=clock)
+        self.turn = 0  # the sends schedule's generation (_reschedule)
+        self.recent = RateMeter(self.adaptive.interval, clock, whole=True)  # what slow start doubles
 
     def batch_size(self, largest: int) -> int:
-        """Statements per request: small caps (and a low adaptive rate) get small requests, so no second sees a
-        burst of a whole batch and a throttled request says so early."""
+        """Statements per request: at most a twentieth of a second of the rate, so small caps (and a low adaptive
+        rate) get small requests: no second sees a burst of a whole batch, and when the first throttle comes back
+        the requests already on their way hold few statements."""
         caps = [self.items.rate, min(self.adaptive.ceiling, self.adaptive.rate) / self.per_statement]
-        return max(1, min(largest, int(min(caps) / 10))) if any(math.isfinite(c) for c in caps) else largest
+        return max(1, min(largest, int(min(caps) / 20))) if any(math.isfinite(c) for c in caps) else largest
 
     def reserve(self, statements: int) -> Reservation:
         """Reserve the estimated units of a request; the caller waits `wait` seconds, then sends it."""
@@ -88,7 +93,25 @@ class WriteBudget:
         units = statements * self.per_statement
         by_resource, own = self.resources.reserve(statements)
         wait = max(self.wcu.reserve(units), self.sends.reserve(units), self.items.reserve(statements), own)
-        return Reservation(statements, units, wait, by_resource)
+        return Reservation(statements, units, wait, by_resource, self.adaptive.cuts, self.turn)
+
+    def stale(self, reservation: Reservation) -> bool:
+        """The rate was cut, or doubled in slow start, while the request waited: its turn was given at the old rate."""
+        return reservation.turn != self.turn
+
+    def repace(self, reservation: Reservation) -> Reservation:
+        """A stale reservation's turn again, at the new rate (the old schedule was dropped: pacing.Pacer.restart);
+        its units stay reserved under the caps, which did not change."""
+        self.sends.rate = self.adaptive.rate
+        return replace(reservation, wait=self.sends.reserve(reservation.units), cuts=self.adaptive.cuts, turn=self.turn)
+
+    def _reschedule(self) -> None:
+        """The adaptive rate changed by a factor (a cut, a slow-start step): the requests waiting for their turn take a
+        new one at the new rate instead of keeping the old schedule, which would run the old rate on for as long as
+        the turns already given last."""
+        self.sends.rate = self.adaptive.rate
+        self.sends.restart()
+        self.turn += 1
 
     def settle(
         self,
@@ -113,24 +136,37 @@ class WriteBudget:
         # A throttled statement consumed nothing but was sent: resends must not outrun the adaptive rate.
         self.sends.settle(reservation.units, max(actual, reservation.units))
         self.meter.add(actual)
+        self.recent.add(actual)
         return actual
 
-    def throttled(self) -> bool:
-        """DynamoDB throttled a statement or a request: cut the rate (at most once per cooldown)."""
-        return self.adaptive.throttled(self._accepted())
+    def throttled(self, reservation: Reservation | None = None) -> bool:
+        """DynamoDB throttled a statement or a request (sent on `reservation`): cut the rate, once per congestion
+        event (pacing.AdaptiveRate.throttled); the requests still waiting for their turn then take a new one."""
+        cut = self.adaptive.throttled(self._accepted(self.meter), None if reservation is None else reservation.cuts)
+        if cut:
+            self._reschedule()
+        return cut
 
     def succeeded(self) -> None:
-        """A request went through with no throttling: let the rate climb back."""
-        self.adaptive.succeeded(self._accepted())
+        """A request went through with no throttling: let the rate climb back (in slow start, from what was accepted
+        over the last step, so that it doubles each step while DynamoDB keeps up)."""
+        if not self.adaptive.slow_start:
+            self.adaptive.succeeded(self._accepted(self.meter))
+            return
+        before = self.adaptive.rate
+        self.adaptive.succeeded(self._accepted(self.recent))
+        if self.adaptive.rate > before:
+            self._reschedule()
 
     def paused(self, seconds: float) -> None:
         """Writes were held for `seconds` (the consumers' lag, consumer_lag.py): the run resumes at the rate it had."""
         self.adaptive.paused(seconds)
         self.meter.paused(seconds)
 
-    def _accepted(self) -> float:
+    @staticmethod
+    def _accepted(meter: RateMeter) -> float:
         """What DynamoDB accepted lately, in units/s; 0 while the meter knows too little to say."""
-        return self.meter.rate() if self.meter.known() else 0.0
+        return meter.rate() if meter.known() else 0.0
 
 
 # ---- the budget a run starts with (preflight) ----

@@ -1,8 +1,8 @@
 """The run: pages of keys flow through a bounded pipeline into concurrent batched touches, within a rate.
 
-Shaped like s3transfer: a bounded executor, one small unit of work (a batch of up to 25 keys), and a context that
-stops and shuts everything down in `finally`. Memory does not grow with the selection: at most two pages wait
-in the prefetch queue and at most 2 x CONCURRENCY batches are in flight.
+CONCURRENCY threads each take the next batch (of up to 25 keys) from a shared feed and touch it; the run stops and
+shuts everything down in `finally`. Memory does not grow with the selection: at most two pages wait in the
+prefetch queue besides the one in hand, and at most CONCURRENCY batches are in flight.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -30,9 +29,9 @@ from stream_rerun.errors import (
 )
 from stream_rerun.keys import Key, plain_key
 from stream_rerun.metrics import Emf
-from stream_rerun.prefetch import Prefetch
+from stream_rerun.prefetch import Feed, Prefetch
 from stream_rerun.retry import HotPartitions, RetryPolicy, StallWatch
-from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher, dedupe
+from stream_rerun.touch import BATCH_SIZE, Outcome, Pending, Toucher
 
 log = logging.getLogger(__name__)
 
@@ -96,51 +95,50 @@ class Engine:
         """Process every page; return the counters. Never raises for per-item or runtime failures."""
         self.started = time.monotonic()
         self.stall.progress()
-        slots = threading.BoundedSemaphore(self.concurrency * 2)
         progress = threading.Thread(target=self._progress, name="progress", daemon=True)
         progress.start()
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="touch")
         prefetch = Prefetch(pages, self.stop_event, self.abort)
+        repeated = None if self.toucher is None else self._repeated
+        size = lambda: self.budget.batch_size(BATCH_SIZE)  # noqa: E731 - asked for each batch
+        feed = Feed(iter(prefetch), size, self._selected, self.stop_event, repeated)
         try:
-            for page in prefetch:
-                self.counters.add("selected", len(page))
-                size = self.budget.batch_size(BATCH_SIZE)  # follows the adaptive rate, page by page
-                for start in range(0, len(page), size):
-                    batch = page[start : start + size]
-                    if not self._submit(pool, slots, batch):
-                        self._unprocessed(batch)
+            if self.toucher is None:  # a dry run counts
+                while feed.next() is not None:
+                    pass
+            else:
+                workers = [threading.Thread(target=self._work, args=(feed,), name=f"touch-{n}", daemon=True)
+                           for n in range(self.concurrency)]  # fmt: skip
+                for worker in workers:
+                    worker.start()
+                # Bounded on a stop: every wait in a batch watches the stop event, and a call in flight is one attempt
+                # of at most the client's connect + read timeouts (aws.py), well inside ECS's stopTimeout.
+                for worker in workers:
+                    worker.join()
         finally:
-            # Bounded on a stop: every wait in a batch watches the stop event, and a call in flight is one attempt of
-            # at most the client's connect + read timeouts (aws.py), well inside ECS's stopTimeout.
-            pool.shutdown(wait=True, cancel_futures=False)
             self.stop_event.set()
             progress.join(timeout=1)
+        self._unprocessed(feed.rest())  # the page in hand when the run stopped: selected, never started
         for page in prefetch.leftovers():  # read before the stop but never started: selected, and re-drivable
-            self.counters.add("selected", len(page))
+            self._selected(len(page))
             self._unprocessed(page)
         self.read_to_end = prefetch.exhausted
         return self.counters
 
-    def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore, batch: list[Key]) -> bool:
-        if self.stop_event.is_set():
-            return False
-        if self.toucher is None:
-            return True
-        while not slots.acquire(timeout=0.2):
-            if self.stop_event.is_set():
-                return False
-        future = pool.submit(self._touch_batch, batch)
-        future.add_done_callback(lambda _f: slots.release())
-        return True
+    def _work(self, feed: Feed) -> None:
+        """One of CONCURRENCY threads: takes the next batch itself (no hand-off through another thread per request)."""
+        while (batch := feed.next()) is not None:
+            try:
+                self._touch_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - a bug must end the run with its message, not lose a thread
+                self._unprocessed(batch)
+                self.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
 
     # ---- one unit of work ----
     def _touch_batch(self, batch: list[Key]) -> None:
         """Send a batch until every item is settled: throttled and unanswered statements are resent after a
         backoff, at the budget's (adaptive) rate, until the run stops or stalls. A request DynamoDB refuses as a whole
         (ValidationException) is split in two until the one statement it refuses is alone."""
-        unique, repeats = dedupe(batch)
-        self._record([(key, Outcome.ALREADY_DONE, "") for key in repeats])  # its first occurrence is in this request
-        groups = [[Pending(key) for key in unique]]
+        groups = [[Pending(key) for key in batch]]  # no key twice: the feed took the repeats out of the page
         attempt, sent = 0, False
         while groups:
             pending = groups.pop()
@@ -153,10 +151,14 @@ class Engine:
                 self._abandon([p for group in (pending, *groups) for p in group], sent)
                 return
             reservation = self.budget.reserve(len(pending))
-            if self.stop_event.wait(reservation.wait):
-                self.budget.settle(reservation, 0.0, 0)
-                self._abandon([p for group in (pending, *groups) for p in group], sent)
-                return
+            while True:
+                if self.stop_event.wait(reservation.wait):
+                    self.budget.settle(reservation, 0.0, 0)
+                    self._abandon([p for group in (pending, *groups) for p in group], sent)
+                    return
+                if not self.budget.stale(reservation):
+                    break
+                reservation = self.budget.repace(reservation)  # the rate was cut while it waited: a new turn
             if self.gate.closed():  # it closed while this request waited for its turn: the units go back, it waits
                 self.budget.settle(reservation, 0.0, 0)
                 groups.append(pending)
@@ -187,7 +189,7 @@ class Engine:
             self.abort(statement_refused(*result.fatal, self.toucher.table_name))
         if result.throttled:
             self.counters.add("throttled_statements", len(result.throttled))
-            self.budget.throttled()
+            self.budget.throttled(reservation)
         else:
             self.budget.succeeded()
             if self.hot.any():
@@ -225,7 +227,7 @@ class Engine:
             self.counters.add("retried_requests")
             self.hot.throttled(self._partitions(pending))
             return [pending], False
-        self.budget.throttled()
+        self.budget.throttled(reservation)
         return [pending], True
 
     def _partitions(self, pending: list[Pending]) -> set[tuple[str, Any]]:
@@ -272,6 +274,13 @@ class Engine:
         refused = [p for p in pending if aborted and sent and not p.maybe_written]
         self._settle_all(refused, f"not written: the run stopped ({self.abort_error})")
         self._unprocessed([p.key for p in pending if not (aborted and sent and not p.maybe_written)])
+
+    def _selected(self, count: int) -> None:
+        self.counters.add("selected", count)
+
+    def _repeated(self, keys: list[Key]) -> None:
+        """Keys a page names again: already done by construction (the first occurrence is touched, once)."""
+        self._record([(key, Outcome.ALREADY_DONE, "") for key in keys])
 
     def _unprocessed(self, keys: list[Key]) -> None:
         if keys:

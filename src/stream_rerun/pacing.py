@@ -39,12 +39,19 @@ class Pacer:
         with self._lock:
             self._next += (actual - reserved) / self.rate
 
+    def restart(self) -> None:
+        """Drop the schedule of the reservations still waiting (the rate was cut: they reserve again at the new rate),
+        so the next starts now."""
+        with self._lock:
+            self._next = self._clock()
+
 
 class RateMeter:
     """Units per second over the last `window` seconds (what DynamoDB really accepted)."""
 
-    def __init__(self, window: float = 1.0, clock: Clock = time.monotonic) -> None:
+    def __init__(self, window: float = 1.0, clock: Clock = time.monotonic, *, whole: bool = False) -> None:
         self.window = window
+        self.whole = whole  # always divide by the whole window (early in a run: an underestimate, never a burst's rate)
         self._clock = clock
         self._events: deque[tuple[float, float]] = deque()
         self._first: float | None = None
@@ -70,7 +77,7 @@ class RateMeter:
                 self._events.popleft()
             if self._first is None:
                 return 0.0
-            span = min(self.window, max(now - self._first, 0.05))
+            span = self.window if self.whole else min(self.window, max(now - self._first, 0.05))
             return sum(units for _, units in self._events) / span
 
     def paused(self, seconds: float) -> None:
@@ -86,14 +93,15 @@ class RateMeter:
 class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
-    With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and doubles
-    every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen to
-    accept twice over (so a burst is at most about twice what the table takes). A throttle
-    sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` (one
-    congestion event, one cut); every `interval` without a throttle then adds `increase` x the rate accepted at the
-    last cut (the edge), so the rate climbs back linearly, in a second or two, to `near` x the edge, and from there
-    `probe` times as fast: the edge is probed gently, so congestion events (and
-    the statements throttled in each, those already in flight) come several seconds apart. It never falls below
+    With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and
+    doubles every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen
+    to accept twice over (so a burst is at most about twice what the table takes; in slow start the caller reports
+    what was accepted over the last step, so that the rate doubles each step while the table keeps up). A throttle
+    sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` and never
+    for a request sent before the last cut (one congestion event, one cut); every `interval` without a throttle then
+    adds `increase` x the rate accepted at the last cut (the edge), so the rate climbs back linearly, in a second or
+    two, to `near` x the edge, and from there `probe` times as fast: the edge is probed gently, so congestion events
+    (and the statements throttled in each, those already in flight) come several seconds apart. It never falls below
     `floor_share` of the first cut: throttling that does not follow the rate (a hot key, another writer) is left to
     each batch's backoff, not answered with a rate that decays to nothing.
     """
@@ -122,18 +130,20 @@ class AdaptiveRate:
         self.floor, self.floor_share = floor, floor_share
         self.near, self.probe, self.first_cut = near, probe, first_cut
         self._edge = math.inf  # the rate DynamoDB accepted at the last cut
-        self._cuts = 0
+        self.cuts = 0  # cuts so far: a request reserved before the last one was sent at a rate already answered
         self._peak = 0.0  # the highest accepted rate seen
         self._clock = clock
         self._changed = clock()  # last growth step
         self._cut_at = -math.inf  # last cut
         self._lock = threading.Lock()
 
-    def throttled(self, accepted_rate: float) -> bool:
-        """A throttle was seen while DynamoDB accepted `accepted_rate` (0: not known yet); True if the rate was cut."""
+    def throttled(self, accepted_rate: float, sent_after: int | None = None) -> bool:
+        """A throttle was seen while DynamoDB accepted `accepted_rate` (0: not known yet); True if the rate was cut.
+        `sent_after`: the cuts made when the throttled request was reserved; one sent before the last cut belongs to
+        the congestion event that cut answered. At most one cut per `cooldown` in any case."""
         with self._lock:
             now = self._clock()
-            if now - self._cut_at < self.cooldown:
+            if (sent_after is not None and sent_after < self.cuts) or now - self._cut_at < self.cooldown:
                 return False
             self._peak = max(self._peak, accepted_rate)
             base = min(self.rate, accepted_rate) if accepted_rate > 0 else self.rate
@@ -142,10 +152,10 @@ class AdaptiveRate:
             # accepted): halve it, as TCP does; later cuts are gentler.
             cut = self.first_cut if self.slow_start else self.decrease
             self.rate = max(self.floor, min(self.ceiling, base * cut))
-            if self._cuts == 0:
+            if self.cuts == 0:
                 self.floor = max(self.floor, self.rate * self.floor_share)
             self.slow_start = False
-            self._cuts += 1
+            self.cuts += 1
             self._cut_at = self._changed = now
             return True
 

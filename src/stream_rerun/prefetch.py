@@ -1,6 +1,6 @@
 """Reading ahead: the selection's pages come from a thread (Query, Scan, S3) while the engine writes the previous
 ones, at most two pages ahead, so memory stays flat. After a stop, the pages read but never written are handed back
-(they go to the re-drive file)."""
+(they go to the re-drive file). The feed hands the pages out batch by batch to the threads that touch them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from stream_rerun.errors import RerunError, as_rerun_error
 from stream_rerun.keys import Key
+from stream_rerun.touch import dedupe
 
 LEFTOVER_WAIT_S = 5.0  # after a stop, how long a page being read may take to arrive for the re-drive file
 
@@ -76,3 +77,48 @@ class Prefetch:
                 return pages
             if isinstance(item, list) and item:
                 pages.append(item)
+
+
+class Feed:
+    """Hands the selection out batch by batch to the threads that touch it (each takes its next batch itself): a
+    batch's size is asked for each time (it follows the adaptive rate), and a page is taken from the prefetch only
+    when the one in hand is used up; `taken` hears each page's size (the selected count). With `repeated`, a key a
+    page names twice (a key file, a failed-batch list) is handed out once and its repeats go to `repeated`: DynamoDB
+    refuses a request that names one item twice, and without a marker two requests would both apply."""
+
+    def __init__(
+        self,
+        pages: Iterator[list[Key]],
+        size: Callable[[], int],
+        taken: Callable[[int], None],
+        stop: threading.Event,
+        repeated: Callable[[list[Key]], None] | None = None,
+    ) -> None:
+        self.pages, self.size, self.taken, self.stop, self.repeated = pages, size, taken, stop, repeated
+        self.page: list[Key] = []
+        self.at = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> list[Key] | None:
+        """The next batch; None once the selection is used up or the run stopped."""
+        with self.lock:
+            while self.at >= len(self.page):
+                if self.stop.is_set() or (page := next(self.pages, None)) is None:
+                    return None
+                self.taken(len(page))
+                if self.repeated is not None:
+                    page, repeats = dedupe(page)
+                    if repeats:
+                        self.repeated(repeats)
+                self.page, self.at = page, 0
+            if self.stop.is_set():
+                return None
+            size = self.size()
+            self.at += size
+            return self.page[self.at - size : self.at]
+
+    def rest(self) -> list[Key]:
+        """What is left of the page in hand (after the run stopped)."""
+        with self.lock:
+            rest, self.page, self.at = self.page[self.at :], [], 0
+            return rest

@@ -87,7 +87,7 @@ class BatchResult:
 
 
 def dedupe(batch: list[Key]) -> tuple[list[Key], list[Key]]:
-    """The batch without repeated keys (first occurrence kept), and the repeats. DynamoDB refuses a request that names
+    """The keys without repeats (first occurrence kept), and the repeats. DynamoDB refuses a request that names
     one item twice (DuplicateItem), and without a marker both statements would apply: one request, one key, once."""
     seen: set[tuple[Any, ...]] = set()
     unique: list[Key] = []

@@ -41,10 +41,53 @@ def test_budget_charges_the_estimate_when_nothing_is_reported_and_nothing_for_th
 
 
 def test_small_caps_make_small_batches() -> None:
-    assert WriteBudget(5.0, max_wcu_per_second=200.0).batch_size(25) == 4  # 40 items/s: 4 a request
-    assert WriteBudget(1.0, max_items_per_second=50.0).batch_size(25) == 5
-    assert WriteBudget(1.0).batch_size(25) == 10  # no cap: slow start at 100 units/s, 10 a request
+    # a request is at most a twentieth of a second of the rate
+    assert WriteBudget(5.0, max_wcu_per_second=400.0).batch_size(25) == 4  # 80 items/s: 4 a request
+    assert WriteBudget(1.0, max_items_per_second=100.0).batch_size(25) == 5
+    assert WriteBudget(1.0, max_items_per_second=10.0).batch_size(25) == 1
+    assert WriteBudget(1.0).batch_size(25) == 5  # no cap: slow start at 100 units/s, 5 a request
     assert WriteBudget(1.0, max_wcu_per_second=1e6).batch_size(25) == 25
+
+
+def _accepted(budget: WriteBudget, clock: Clock, rate: float, seconds: float) -> None:
+    """DynamoDB accepts `rate` units/s for `seconds` (8 requests a second), each request answered unthrottled."""
+    for _ in range(int(seconds * 8)):
+        clock.now += 0.125
+        budget.settle(budget.reserve(int(rate / 8)), None, int(rate / 8))
+        budget.succeeded()
+
+
+def test_slow_start_doubles_each_step_from_what_the_last_step_accepted() -> None:
+    # GIVEN an uncapped run (slow start from 100 units/s, a step every 0.5 s) on a table that takes all it is sent
+    clock = Clock()
+    budget = WriteBudget(1.0, clock=clock)
+    rates = []
+    for _ in range(4):
+        _accepted(budget, clock, budget.adaptive.rate, 0.5)
+        rates.append(budget.adaptive.rate)
+    # THEN it doubles every step: 1,600 units/s within 2 s (a one-second meter lagged: 200, 300, 500, 800)
+    assert rates == [200.0, 400.0, 800.0, 1600.0]
+
+
+def test_a_rate_change_gives_the_requests_waiting_for_their_turn_a_new_one() -> None:
+    # GIVEN four requests of 10 statements reserved at 100 units/s: turns 0.1 s apart, the last 0.3 s away
+    clock = Clock()
+    budget = WriteBudget(1.0, clock=clock)
+    waiting = [budget.reserve(10) for _ in range(4)]
+    assert [r.wait for r in waiting] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert not any(budget.stale(r) for r in waiting)
+    # WHEN DynamoDB throttles a request sent at that rate: the rate is cut
+    clock.now += 0.01
+    assert budget.throttled(waiting[0]) and budget.adaptive.rate == pytest.approx(50.0)
+    # THEN the requests still waiting hold stale turns, and take new ones 0.2 s apart (the cut rate), from now
+    assert all(budget.stale(r) for r in waiting[1:])
+    again = [budget.repace(r) for r in waiting[1:]]
+    assert [r.wait for r in again] == pytest.approx([0.0, 0.2, 0.4])
+    assert not any(budget.stale(r) for r in again)
+    # and a throttle of a request reserved before the cut, after the cooldown, is the same congestion event: no cut
+    clock.now += 2.0
+    assert not budget.throttled(waiting[1]) and budget.adaptive.rate == pytest.approx(50.0)
+    assert budget.throttled(again[0]) and budget.adaptive.rate == pytest.approx(40.0)  # one sent after it cuts
 
 
 @pytest.mark.parametrize(
@@ -154,3 +197,25 @@ def test_consumed_capacity_is_itemised_per_resource_with_local_indexes_on_the_ta
                  "GlobalSecondaryIndexes": {"by_date": {"CapacityUnits": 3.0}}}]  # fmt: skip
     assert _by_resource(consumed) == {"table": 6.0, "by_date": 3.0}
     assert _by_resource([{"TableName": "orders", "CapacityUnits": 9.0}]) is None  # totals only
+
+
+def test_requests_grow_with_the_rate_within_a_page() -> None:
+    # GIVEN an uncapped run in slow start (100 units/s: 5 statements a request) whose rate rises to 1,000 units/s
+    # once the first request is answered, and one page of 200 keys
+    class Recording(ReportingClient):
+        def __init__(self, budget: WriteBudget) -> None:
+            super().__init__(1.0)
+            self.budget, self.sizes = budget, []
+
+        def batch_execute_statement(self, **kwargs: Any) -> Any:
+            self.sizes.append(len(kwargs["Statements"]))
+            self.budget.adaptive.rate = 1000.0
+            return super().batch_execute_statement(**kwargs)
+
+    budget = WriteBudget(1.0)
+    client = Recording(budget)
+    engine = Engine(Toucher(client, TABLE, "revision", "rerun_id", "r"), 1, budget)  # type: ignore[arg-type]
+    counters = engine.run(iter([[{"pk": {"S": f"k{n}"}} for n in range(200)]]))
+    # THEN the batches cut after the rise are full (25), not the page's first size
+    assert counters.touched == 200 and client.sizes[0] == 5 and max(client.sizes) == 25
+    assert sum(size < 25 for size in client.sizes) <= 3  # those cut before the first answer (two wait in line)

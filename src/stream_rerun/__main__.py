@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from stream_rerun.aws import cloudwatch_client, dynamodb_client, lambda_client, s3_client
@@ -103,12 +105,26 @@ def _run(
     log.info("run started", extra={"event": "run_started", **started})
     signals.attach(engine)
     try:
-        with lag.watching():  # MAX_CONSUMER_LAG_SECONDS: IteratorAge read before the first write, then once a minute
+        # MAX_CONSUMER_LAG_SECONDS: IteratorAge read before the first write, then once a minute
+        with lag.watching(), _heap_frozen():
             engine.run(source.pages())
     except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
         engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source, consumers=consumers,
                       lag=lag)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the heap preflight built (the modules, botocore's service models, the clients: hundreds of thousands of
+    objects that live as long as the run) out of the garbage collector's passes while the run lasts; its full passes
+    walked all of it over and over, a few per cent of the CPU of a long run (bench/results.md). Unfrozen afterwards,
+    so that a process that runs again (the tests) collects it as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _summarise(

@@ -1,6 +1,8 @@
 """`make bench`'s contenders: each runs in a child process of its own (`python -m bench.contenders KIND ENDPOINT TABLE
 RTT_S`), so its CPU time (getrusage) and its peak RSS are its own, and prints one JSON line: items, elapsed_s, cpu_s,
-max_rss_kb, and for the worker what its first progress line said (first_items_per_s: its rate over the first 5 s).
+max_rss_kb, and for the worker how it started, from its progress lines (written every 0.5 s here instead of every
+5 s): first_items_per_s, its rate over its first 5 s, and steady_at_s, when it first wrote at 90% of its steady rate
+(the median of its half-second rates).
 
 The worker runs through its own `run` function with the clients it makes itself (aws.py's configuration: the write
 client's single attempt, timeouts, no client-side validation). An emulated network round trip (a botocore
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import queue
 import resource
+import statistics
 import sys
 import threading
 import time
@@ -23,15 +27,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import stream_rerun.__main__ as worker_main
+from stream_rerun import engine
 from stream_rerun.aws import dynamodb_client
 from stream_rerun.config import load_settings
 from stream_rerun.log import configure_logging
 from stream_rerun.table import TableInfo
-from stream_rerun.touch import Pending, Toucher
+from stream_rerun.touch import Outcome, Pending, Toucher
 from stream_rerun_dev import emulator as local
 
 PARTITION = "bench"
 CAP = 400.0  # items/s or WCU/s for the rate-cap rows: well below the emulator's limit, over at least 10 s
+STEP_S = 0.5  # the worker's progress interval in the bench (5 s in a run): the start is read at this resolution
 START = [0.0]  # when the measured part began (a contender moves it past its own set-up)
 
 
@@ -128,6 +134,7 @@ def worker(endpoint: str, table: str, rtt_s: float, **selection: str) -> dict[st
     os.environ.update(local.worker_env(endpoint, TABLE_NAME=table, LOG_LEVEL="INFO", **selection))
     settings = load_settings()
     out = io.StringIO()
+    engine.PROGRESS_INTERVAL_S = STEP_S  # the start, read at this resolution
     with worker_clients(rtt_s, writes_to), contextlib.redirect_stdout(out):  # its log lines are ours to read
         configure_logging(settings.log_level, settings.run_id, table)
         START[0] = time.perf_counter()
@@ -136,10 +143,20 @@ def worker(endpoint: str, table: str, rtt_s: float, **selection: str) -> dict[st
     summary = lines[-1]
     if code != 0:
         raise SystemExit(f"worker exited {code}: {summary}")
-    first = next((x for x in lines if x.get("event") == "progress" and "items_per_s" in x), None)
-    return {"items": int(summary["touched"]), "run_items_per_s": summary.get("items_per_s"),
-            "first_items_per_s": first["items_per_s"] if first else None,
-            "first_elapsed_s": first["elapsed_s"] if first else None}  # fmt: skip
+    return {"items": int(summary["touched"]), "run_items_per_s": summary.get("items_per_s"), **start_of(lines)}
+
+
+def start_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worker's start from its half-second progress lines: its rate over the first 5 s, and when a half second
+    first reached 90% of its steady rate (the median half second, the last, partial, one left out)."""
+    progress = [x for x in lines if x.get("event") == "progress"]
+    marks = [(0.0, 0)] + [(x["elapsed_s"], sum(x[o.value] for o in Outcome)) for x in progress]
+    rates = [(t0, (d1 - d0) / (t1 - t0)) for (t0, d0), (t1, d1) in itertools.pairwise(marks) if t1 > t0]
+    first = next(((d / t) for t, d in marks[1:] if t >= 5.0 - STEP_S / 2), None)
+    if len(rates) < 4:
+        return {"first_items_per_s": first, "steady_at_s": None}
+    steady = statistics.median(r for _, r in rates[:-1])
+    return {"first_items_per_s": first, "steady_at_s": next(t for t, r in rates if r >= 0.9 * steady)}
 
 
 def whole_table(endpoint: str, table: str, rtt_s: float) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from bench.window import measure_window, window_report
 
 from stream_rerun_dev import emulator as local
 
-ROUNDS = 3
+ROUNDS = 5
 SEED_MAX = 2000
 
 
@@ -59,6 +59,7 @@ def measure_main(sizes: list[int], rtt_ms: float, seed_max: int) -> tuple[list[d
             for kind in order:
                 r = measure(kind, endpoint, table, size, rtt_ms / 1000)
                 first = f"  first 5 s {r['first_items_per_s']:.0f}/s" if r.get("first_items_per_s") else ""
+                first += f", steady from {r['steady_at_s']:.1f} s" if r.get("steady_at_s") is not None else ""
                 print(f"{size:>6} {kind:<7} {r['items_per_s']:8.0f} items/s  {r['cpu_ms_per_item']:.3f} ms CPU/item  "
                       f"{r['max_rss_kb'] / 1024:.1f} MB{first}", flush=True)  # fmt: skip
                 runs.setdefault(kind, []).append(r)
@@ -67,9 +68,9 @@ def measure_main(sizes: list[int], rtt_ms: float, seed_max: int) -> tuple[list[d
             rows += [{**median(runs[k]), "size": size, "kind": k} for k in ("seed", "limit", "worker")]
             for k in ("limit", "worker"):  # the median CPU of the runs, for the differential (robust on a busy host)
                 cpu[(size, k)] = sorted(r["cpu_s"] for r in runs[k])[len(runs[k]) // 2]
-            starts = sorted(r["first_items_per_s"] for r in runs["worker"] if r.get("first_items_per_s"))
-            if starts:
-                rows[-1]["first_items_per_s"] = starts[len(starts) // 2]
+            for field in ("first_items_per_s", "steady_at_s"):  # the median run's start
+                starts = sorted(r[field] for r in runs["worker"] if r.get(field) is not None)
+                rows[-1][field] = starts[len(starts) // 2] if starts else None
     return rows, cpu
 
 
@@ -84,8 +85,10 @@ def main_report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
         f"Each contender runs in its own process; the server limit and the worker run {ROUNDS} times, alternately, "
         "after a warm-up of the emulator: the median run is shown, with the range of the runs. The seed port runs "
         "only at the smallest size (its rate does not depend on the size): larger sizes repeat that row. Items/s is "
-        "the whole run (preflight included for the worker); the start is the worker's first progress line (its rate "
-        "over its first 5 s).",
+        "the whole run (preflight included for the worker); the start is read from the worker's progress lines, "
+        'written every 0.5 s in the bench: its rate over its first 5 s, and "steady from", the time into the run '
+        "(from its first read, after preflight) of the first half second at 90% of its steady rate (its median half "
+        "second).",
         "",
         "| items | contender | items/s (median) | range of runs | client CPU ms/item | peak RSS MB |",
         "| ---: | --- | ---: | ---: | ---: | ---: |",
@@ -93,16 +96,17 @@ def main_report(rows: list[dict[str, Any]], rtt_ms: float) -> str:
     for r in rows:
         lines.append(f"| {r['size']} | {r['kind']} | {r['items_per_s']:.0f} | {r.get('range', '')} | "
                      f"{r['cpu_ms_per_item']:.3f} | {r['max_rss_kb'] / 1024:.1f} |")  # fmt: skip
-    lines += ["", "| items | worker / seed | worker / server limit | worker's first 5 s / server limit |",
-              "| ---: | ---: | ---: | ---: |"]  # fmt: skip
+    lines += ["", "| items | worker / seed | worker / server limit | worker's first 5 s / server limit | steady from |",
+              "| ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     by = {(r["size"], r["kind"]): r for r in rows}
     sizes = sorted({r["size"] for r in rows})
     for size in sizes:
         w, limit = by[(size, "worker")], by[(size, "limit")]["items_per_s"]
         first = w.get("first_items_per_s")
         start = f"{first / limit:.2f} ({first:.0f} items/s)" if first else "(run shorter than 5 s)"
+        steady = f"{w['steady_at_s']:.1f} s" if w.get("steady_at_s") is not None else ""
         lines.append(f"| {size} | {w['items_per_s'] / by[(size, 'seed')]['items_per_s']:.1f}x | "
-                     f"{w['items_per_s'] / limit:.2f} | {start} |")  # fmt: skip
+                     f"{w['items_per_s'] / limit:.2f} | {start} | {steady} |")  # fmt: skip
     if len(sizes) >= 2:
         growth = (by[(sizes[-1], "worker")]["max_rss_kb"] - by[(sizes[0], "worker")]["max_rss_kb"]) / 1024
         lines += ["", f"Worker peak RSS growth from {sizes[0]} to {sizes[-1]} items: {growth:+.1f} MB."]

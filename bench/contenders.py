@@ -153,8 +153,8 @@ def start_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
     marks = [(0.0, 0)] + [(x["elapsed_s"], sum(x[o.value] for o in Outcome)) for x in progress]
     rates = [(t0, (d1 - d0) / (t1 - t0)) for (t0, d0), (t1, d1) in itertools.pairwise(marks) if t1 > t0]
     first = next(((d / t) for t, d in marks[1:] if t >= 5.0 - STEP_S / 2), None)
-    if len(rates) < 4:
-        return {"first_items_per_s": first, "steady_at_s": None}
+    if first is None:  # a run shorter than 5 s is mostly its start: it has no steady rate to speak of
+        return {"first_items_per_s": None, "steady_at_s": None}
     steady = statistics.median(r for _, r in rates[:-1])
     return {"first_items_per_s": first, "steady_at_s": next(t for t, r in rates if r >= 0.9 * steady)}
 

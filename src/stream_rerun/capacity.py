@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from stream_rerun.table import IndexInfo, TableInfo
 
 MIN_WCU_PER_STATEMENT = 1.0  # a write, even a failed conditional one, costs at least one unit
+IN_FLIGHT_S = 0.2  # the share of a second of the rate that the requests in flight hold together (batch_size)
 _LEARN = 0.3  # weight of the newest report in the running estimate
 
 
@@ -78,14 +79,17 @@ class WriteBudget:
         self.items = Pacer(max_items_per_second or math.inf, clock)
         self.meter = RateMeter(clock=clock)
         self.turn = 0  # the sends schedule's generation (_reschedule)
-        self.recent = RateMeter(self.adaptive.interval, clock, whole=True)  # what slow start doubles
+        self.recent = RateMeter(self.adaptive.start_interval, clock, whole=True)  # what slow start doubles
 
-    def batch_size(self, largest: int) -> int:
-        """Statements per request: at most a twentieth of a second of the rate, so small caps (and a low adaptive
-        rate) get small requests: no second sees a burst of a whole batch, and when the first throttle comes back
-        the requests already on their way hold few statements."""
+    def batch_size(self, largest: int, concurrency: int) -> int:
+        """Statements per request: the `concurrency` requests in flight together hold about IN_FLIGHT_S of the rate.
+        Small caps (and a low adaptive rate) get small requests, so no second sees a burst of a whole batch and when
+        the first throttle comes back little is already on its way; and as long as a request takes less than
+        IN_FLIGHT_S, the requests in flight carry the whole rate."""
         caps = [self.items.rate, min(self.adaptive.ceiling, self.adaptive.rate) / self.per_statement]
-        return max(1, min(largest, int(min(caps) / 20))) if any(math.isfinite(c) for c in caps) else largest
+        if not any(math.isfinite(c) for c in caps):
+            return largest
+        return max(1, min(largest, int(min(caps) * IN_FLIGHT_S / concurrency)))
 
     def reserve(self, statements: int) -> Reservation:
         """Reserve the estimated units of a request; the caller waits `wait` seconds, then sends it."""

@@ -99,7 +99,7 @@ class Engine:
         progress.start()
         prefetch = Prefetch(pages, self.stop_event, self.abort)
         repeated = None if self.toucher is None else self._repeated
-        size = lambda: self.budget.batch_size(BATCH_SIZE)  # noqa: E731 - asked for each batch
+        size = lambda: self.budget.batch_size(BATCH_SIZE, self.concurrency)  # noqa: E731 - asked for each batch
         feed = Feed(iter(prefetch), size, self._selected, self.stop_event, repeated)
         try:
             if self.toucher is None:  # a dry run counts

@@ -115,6 +115,7 @@ class AdaptiveRate:
         decrease: float = 0.8,
         increase: float = 0.05,
         interval: float = 0.5,
+        start_interval: float = 0.25,
         cooldown: float = 1.0,
         floor: float = 1.0,
         floor_share: float = 0.1,
@@ -127,6 +128,7 @@ class AdaptiveRate:
         self.start = start
         self.slow_start = ceiling is None
         self.decrease, self.increase, self.interval, self.cooldown = decrease, increase, interval, cooldown
+        self.start_interval = start_interval
         self.floor, self.floor_share = floor, floor_share
         self.near, self.probe, self.first_cut = near, probe, first_cut
         self._edge = math.inf  # the rate DynamoDB accepted at the last cut
@@ -165,7 +167,8 @@ class AdaptiveRate:
         with self._lock:
             self._peak = max(self._peak, accepted_rate)
             now = self._clock()
-            steps = int((now - self._changed) / self.interval)
+            interval = self.start_interval if self.slow_start else self.interval
+            steps = int((now - self._changed) / interval)
             if steps <= 0:
                 return
             if self.slow_start:
@@ -178,7 +181,7 @@ class AdaptiveRate:
                     grown += step * (self.probe if grown >= self.near * self._edge else 1.0)
             # Only a rate that is used is probed further: at most twice what DynamoDB was seen to accept.
             self.rate = min(self.ceiling, max(self.rate, min(grown, 2 * max(self._peak, self.start))))
-            self._changed += steps * self.interval
+            self._changed += steps * interval
 
     def paused(self, seconds: float) -> None:
         """Writes were held for `seconds` (consumer pacing): the growth steps and the cut's cooldown move on by as much,

@@ -41,12 +41,13 @@ def test_budget_charges_the_estimate_when_nothing_is_reported_and_nothing_for_th
 
 
 def test_small_caps_make_small_batches() -> None:
-    # a request is at most a twentieth of a second of the rate
-    assert WriteBudget(5.0, max_wcu_per_second=400.0).batch_size(25) == 4  # 80 items/s: 4 a request
-    assert WriteBudget(1.0, max_items_per_second=100.0).batch_size(25) == 5
-    assert WriteBudget(1.0, max_items_per_second=10.0).batch_size(25) == 1
-    assert WriteBudget(1.0).batch_size(25) == 5  # no cap: slow start at 100 units/s, 5 a request
-    assert WriteBudget(1.0, max_wcu_per_second=1e6).batch_size(25) == 25
+    # the requests in flight (the concurrency) hold a fifth of a second of the rate together
+    assert WriteBudget(5.0, max_wcu_per_second=400.0).batch_size(25, 1) == 16  # 80 items/s: 16 in one request
+    assert WriteBudget(5.0, max_wcu_per_second=400.0).batch_size(25, 8) == 2  # or 2 in each of 8
+    assert WriteBudget(1.0, max_items_per_second=100.0).batch_size(25, 4) == 5
+    assert WriteBudget(1.0, max_items_per_second=10.0).batch_size(25, 8) == 1  # never fewer than one
+    assert WriteBudget(1.0).batch_size(25, 8) == 2  # no cap: slow start at 100 units/s
+    assert WriteBudget(1.0, max_wcu_per_second=1e6).batch_size(25, 8) == 25  # never more than 25
 
 
 def _accepted(budget: WriteBudget, clock: Clock, rate: float, seconds: float) -> None:
@@ -58,14 +59,15 @@ def _accepted(budget: WriteBudget, clock: Clock, rate: float, seconds: float) ->
 
 
 def test_slow_start_doubles_each_step_from_what_the_last_step_accepted() -> None:
-    # GIVEN an uncapped run (slow start from 100 units/s, a step every 0.5 s) on a table that takes all it is sent
+    # GIVEN an uncapped run (slow start from 100 units/s) on a table that takes all it is sent
     clock = Clock()
     budget = WriteBudget(1.0, clock=clock)
     rates = []
     for _ in range(4):
-        _accepted(budget, clock, budget.adaptive.rate, 0.5)
+        _accepted(budget, clock, budget.adaptive.rate, 0.25)
         rates.append(budget.adaptive.rate)
-    # THEN it doubles every step: 1,600 units/s within 2 s (a one-second meter lagged: 200, 300, 500, 800)
+    # THEN it doubles every step (a quarter of a second): 1,600 units/s within 1 s (a one-second meter lagged, and
+    # steps of 0.5 s took 2 s to reach 800)
     assert rates == [200.0, 400.0, 800.0, 1600.0]
 
 
@@ -200,8 +202,8 @@ def test_consumed_capacity_is_itemised_per_resource_with_local_indexes_on_the_ta
 
 
 def test_requests_grow_with_the_rate_within_a_page() -> None:
-    # GIVEN an uncapped run in slow start (100 units/s: 5 statements a request) whose rate rises to 1,000 units/s
-    # once the first request is answered, and one page of 200 keys
+    # GIVEN an uncapped run in slow start (100 units/s: 20 statements a request, one at a time) whose rate rises to
+    # 1,000 units/s once the first request is answered, and one page of 200 keys
     class Recording(ReportingClient):
         def __init__(self, budget: WriteBudget) -> None:
             super().__init__(1.0)
@@ -216,6 +218,5 @@ def test_requests_grow_with_the_rate_within_a_page() -> None:
     client = Recording(budget)
     engine = Engine(Toucher(client, TABLE, "revision", "rerun_id", "r"), 1, budget)  # type: ignore[arg-type]
     counters = engine.run(iter([[{"pk": {"S": f"k{n}"}} for n in range(200)]]))
-    # THEN the batches cut after the rise are full (25), not the page's first size
-    assert counters.touched == 200 and client.sizes[0] == 5 and max(client.sizes) == 25
-    assert sum(size < 25 for size in client.sizes) <= 3  # those cut before the first answer (two wait in line)
+    # THEN the batches cut after the rise are full (25), not the page's first size; the page's remainder is last
+    assert counters.touched == 200 and client.sizes == [20] + [25] * 7 + [5]

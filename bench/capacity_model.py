@@ -112,8 +112,9 @@ def capacity_report(c: dict[str, Any]) -> str:
         "The model charges write units from the real item sizes (and the indexes a touch writes), and throttles per "
         "statement when a partition's token bucket (1 s of burst) runs dry. No emulated round trip. The partition is "
         "scaled down to 100 WCU/s (the emulator behind the proxy takes little more), so what is in flight when the "
-        "first throttles come back weighs ten times what it does against 1,000 WCU/s: the first partition row scales "
-        "the concurrency down with it.\n\n"
+        "first throttles come back weighs ten times what it does against 1,000 WCU/s. The worker sizes its requests "
+        "so that those in flight hold about 0.2 s of its rate together: one request of up to 20 statements at "
+        "CONCURRENCY=1, eight of 2 at the default 8, at this partition's 100 WCU/s.\n\n"
         "| run | measured | ratio |\n| --- | --- | ---: |\n"
         f"| cap held: 600 items of ~4 KB (5 WCU), MAX_WCU_PER_SECOND={cap['cap']:g}, concurrency 8 | worst 1-s window "
         f"{cap['worst']:.0f} WCU; overall {cap['units'] / cap['seconds']:.1f} WCU/s ({cap['units']:.0f} units, summary "
@@ -121,10 +122,9 @@ def capacity_report(c: dict[str, Any]) -> str:
         f"{cap['units'] / cap['seconds'] / cap['cap']:.3f} |\n"
         + edge_row(
             edge[1],
-            "CONCURRENCY=1: 25 statements in flight, 0.25 s of the partition, as the default 8 x 25 "
-            "is of a real 1,000 WCU/s partition",
+            "CONCURRENCY=1: one request in flight",
         )
-        + edge_row(edge[8], "default CONCURRENCY=8: 200 statements in flight, 2 s of this scaled-down partition")
+        + edge_row(edge[8], "default CONCURRENCY=8: eight requests in flight")
         + f"| index amplification: a date run of 1,000 items of ~1.5 KB | WCU per item: KEYS_ONLY index "
         f"{index['KEYS_ONLY']['per_item']:.2f} (dry-run estimate {index['KEYS_ONLY']['estimated']:.2f}), ALL index "
         f"{index['ALL']['per_item']:.2f} (estimate {index['ALL']['estimated']:.2f}) | "

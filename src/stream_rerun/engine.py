@@ -158,7 +158,7 @@ class Engine:
                     return
                 if not self.budget.stale(reservation):
                     break
-                reservation = self.budget.repace(reservation)  # the rate was cut while it waited: a new turn
+                reservation = self.budget.repace(reservation)  # the rate changed while it waited: a new turn
             if self.gate.closed():  # it closed while this request waited for its turn: the units go back, it waits
                 self.budget.settle(reservation, 0.0, 0)
                 groups.append(pending)

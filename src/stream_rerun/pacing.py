@@ -40,8 +40,8 @@ class Pacer:
             self._next += (actual - reserved) / self.rate
 
     def restart(self) -> None:
-        """Drop the schedule of the reservations still waiting (the rate was cut: they reserve again at the new rate),
-        so the next starts now."""
+        """Drop the schedule of the reservations still waiting (the rate changed: they reserve again at the new
+        rate), so the next starts now."""
         with self._lock:
             self._next = self._clock()
 
@@ -94,7 +94,7 @@ class AdaptiveRate:
     """The write rate: slow start, then additive increase and multiplicative decrease, never above `ceiling`.
 
     With a cap the run starts at the cap (the operator's budget). Without one it starts at `start` units/s and
-    doubles every `interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen
+    doubles every `start_interval` until the first throttle, and neither phase raises it past the rate DynamoDB was seen
     to accept twice over (so a burst is at most about twice what the table takes; in slow start the caller reports
     what was accepted over the last step, so that the rate doubles each step while the table keeps up). A throttle
     sets the rate to `decrease` x the rate DynamoDB actually accepted lately, at most once per `cooldown` and never

@@ -24,7 +24,8 @@ MAX_SORT_KEY_BYTES = 1024
 
 
 def longest_statement(toucher: Toucher, table: TableInfo) -> int:
-    """The longest statement text the touch sends (values are parameters: the text is the same for every key)."""
+    """The longest statement text the touch sends (the key's values are parameters: the text is the same for any
+    key)."""
     key = {name: {table.attr_types[name]: "0"} for name in table.key_names}
     return max(len(toucher.statement(Pending(key, variant))["Statement"]) for variant in Variant)
 

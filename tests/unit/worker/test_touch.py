@@ -35,27 +35,31 @@ def toucher(client: Any = None, marker: str | None = "rerun_id") -> Toucher:
     return Toucher(client or FakeClient(), TABLE, "revision", marker, "run-7")
 
 
-def test_statements_quote_names_and_parametrise_values() -> None:
+def test_statements_quote_names_and_parametrise_only_the_key() -> None:
+    # The increment and RUN_ID are the same in every statement: literals, so botocore serialises two parameters
+    # per statement, not five.
     inc = toucher().statement(Pending(KEY))
     assert inc["Statement"] == (
-        'UPDATE "orders" SET "revision" = "revision" + ? SET "rerun_id" = ? WHERE "user" = ? AND "date" = ? '
-        'AND ("rerun_id" IS MISSING OR "rerun_id" <> ?)'
+        'UPDATE "orders" SET "revision" = "revision" + 1 SET "rerun_id" = \'run-7\' WHERE "user" = ? AND "date" = ? '
+        'AND ("rerun_id" IS MISSING OR "rerun_id" <> \'run-7\')'
     )
-    assert inc["Parameters"] == [{"N": "1"}, {"S": "run-7"}, {"S": "u1"}, {"N": "5"}, {"S": "run-7"}]
+    assert inc["Parameters"] == [{"S": "u1"}, {"N": "5"}]
     assert inc["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
     init = toucher().statement(Pending(KEY, Variant.INIT))
-    assert '"revision" = ? SET' in init["Statement"] and 'AND "revision" IS MISSING AND' in init["Statement"]
+    assert '"revision" = 1 SET' in init["Statement"] and 'AND "revision" IS MISSING AND' in init["Statement"]
+    assert init["Parameters"] == inc["Parameters"]
 
 
 def test_without_marker_only_existence_is_the_condition() -> None:
     stmt = toucher(marker=None).statement(Pending(KEY))
-    assert stmt["Statement"] == 'UPDATE "orders" SET "revision" = "revision" + ? WHERE "user" = ? AND "date" = ?'
-    assert stmt["Parameters"] == [{"N": "1"}, {"S": "u1"}, {"N": "5"}]
+    assert stmt["Statement"] == 'UPDATE "orders" SET "revision" = "revision" + 1 WHERE "user" = ? AND "date" = ?'
+    assert stmt["Parameters"] == [{"S": "u1"}, {"N": "5"}]
 
 
-def test_double_quote_in_a_name_is_escaped() -> None:
-    t = Toucher(FakeClient(), TABLE, 'rev"x', None, "r")
-    assert '"rev""x" = "rev""x" + ?' in t.statement(Pending(KEY))["Statement"]
+def test_double_quote_in_a_name_and_a_quote_in_the_run_id_are_escaped() -> None:
+    t = Toucher(FakeClient(), TABLE, 'rev"x', "rerun_id", "it's")
+    assert '"rev""x" = "rev""x" + 1' in t.statement(Pending(KEY))["Statement"]
+    assert "\"rerun_id\" <> 'it''s')" in t.statement(Pending(KEY))["Statement"]
 
 
 def classify(error: Any, variant: Variant = Variant.INCREMENT) -> BatchResult:

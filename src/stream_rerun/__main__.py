@@ -107,7 +107,7 @@ def _run(
     try:
         # MAX_CONSUMER_LAG_SECONDS: IteratorAge read before the first write, then once a minute
         with lag.watching(), _heap_frozen():
-            engine.run(source.pages())
+            engine.run(source.pages(), distinct=getattr(source, "distinct_pages", False))
     except Exception as exc:  # noqa: BLE001 - a bug must still end in a summary and exit 1, not a traceback
         engine.abort(RerunError(f"unexpected {type(exc).__name__}: {exc}"))
     return _summarise(settings, engine, redrive=redrive, budget=budget, emf=emf, source=source, consumers=consumers,

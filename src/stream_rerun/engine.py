@@ -91,14 +91,15 @@ class Engine:
         self.stop_event.set()
 
     # ---- the run ----
-    def run(self, pages: Iterator[list[Key]]) -> Counters:
-        """Process every page; return the counters. Never raises for per-item or runtime failures."""
+    def run(self, pages: Iterator[list[Key]], *, distinct: bool = False) -> Counters:
+        """Process every page; return the counters. Never raises for per-item or runtime failures. `distinct`: no
+        page names an item twice (a source's `distinct_pages`), so none is searched for repeats."""
         self.started = time.monotonic()
         self.stall.progress()
         progress = threading.Thread(target=self._progress, name="progress", daemon=True)
         progress.start()
         prefetch = Prefetch(pages, self.stop_event, self.abort)
-        repeated = None if self.toucher is None else self._repeated
+        repeated = None if self.toucher is None or distinct else self._repeated
         size = lambda: self.budget.batch_size(BATCH_SIZE, self.concurrency)  # noqa: E731 - asked for each batch
         feed = Feed(iter(prefetch), size, self._selected, self.stop_event, repeated)
         try:

@@ -43,6 +43,10 @@ class Source(Protocol):
 #   finish() -> Report                                 the run ended (also after a stop, an abort or a failed
 #                                                      preflight): release what the source holds; what it adds to
 #                                                      the summary (see Report)
+# and an optional attribute:
+#   distinct_pages: bool                               True when no page can name an item twice (each page is one
+#                                                      Query or Scan response page): the engine then skips looking
+#                                                      for repeats, which key files and failed batches need
 
 
 @dataclass(frozen=True)

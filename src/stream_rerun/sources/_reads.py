@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stream_rerun.errors import ConfigError
 from stream_rerun.keys import Key, typed
@@ -136,6 +136,7 @@ class QueriedSource:
     queries: list[PartitionQuery]
     selection: dict[str, Any]
     context: Context
+    distinct_pages: ClassVar[bool] = True  # a Query response page names an item once (_base.py)
 
     def pages(self) -> Iterator[list[Key]]:
         return query_pages(self.context.client, self.context.table, self.queries, self.context.only,

@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stream_rerun.sources._base import Context, Kind, described, worker_label
 from stream_rerun.sources._reads import scan_pages
@@ -38,6 +38,7 @@ class WholeTableSource:
     run_id: str
     context: Context
     segments: list[int] = field(default_factory=list, repr=False)
+    distinct_pages: ClassVar[bool] = True  # a Scan response page names an item once (_base.py)
 
     @classmethod
     def of(cls, settings: Settings, context: Context) -> WholeTableSource:

